@@ -1,0 +1,39 @@
+/** What every command needs: the project, the state store, the destinations, a logger. */
+import { findProjectFile, loadProject, type Project } from "../config/load.ts";
+import type { Destination } from "../destinations/destination.ts";
+import { destinations as registry } from "../destinations/registry.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { openStateStore, type StateStore } from "../state/store.ts";
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+}
+
+export interface CommandContext {
+  project: Project;
+  store: StateStore;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function openContext(options: GlobalOptions): Promise<CommandContext> {
+  const project = loadProject(findProjectFile(options.config));
+  const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+  const store = await openStateStore(project.config.state, project.dir);
+  return { project, store, log, close: () => store.close() };
+}
+
+export function createDestinations(
+  project: Project,
+  log: Logger,
+  only?: readonly string[],
+): Map<string, Destination> {
+  const out = new Map<string, Destination>();
+  for (const [name, config] of Object.entries(project.config.destinations)) {
+    if (only && !only.includes(name)) continue;
+    const definition = registry[config.type]!;
+    out.set(name, definition.create(name, config, { log, env: project.env, baseDir: project.dir }));
+  }
+  return out;
+}

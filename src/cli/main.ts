@@ -1,0 +1,33 @@
+/**
+ * The `ferry` command line. Exit codes: 0 ok, 1 some records rejected or failed delivery, 2 configuration
+ * invalid, 3 refused by a safety guard, 4 a system unreachable, 70 a bug.
+ */
+import { Command } from "commander";
+import { exitCodeFor } from "../errors.ts";
+import type { GlobalOptions } from "./context.ts";
+import { registerOperateCommands } from "./operate.commands.ts";
+import { printError } from "./output.ts";
+import { registerServeCommand } from "./serve.command.ts";
+import { registerSyncCommands } from "./sync.commands.ts";
+import { registerValidateCommand } from "./validate.command.ts";
+
+const program = new Command("ferry")
+  .description(
+    "Ferry: sync legacy databases and files into SaaS APIs, field by field, with conflicts for people to settle",
+  )
+  .option("-c, --config <path>", "ferry.yaml, or the folder holding it (default: ./ferry.yaml)")
+  .option("--json", "machine-readable output")
+  .showHelpAfterError();
+
+const globals = () => program.opts<GlobalOptions>();
+registerSyncCommands(program, globals);
+registerValidateCommand(program, globals);
+registerOperateCommands(program, globals);
+registerServeCommand(program, globals);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  printError(error, globals().json ?? false);
+  process.exitCode = exitCodeFor(error);
+}

@@ -1,0 +1,56 @@
+/** Human output on a terminal, JSON for scripts (`--json`), and a progress line on long runs. */
+import { FerryError } from "../errors.ts";
+
+export function printJson(value: unknown) {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printTable(rows: Record<string, unknown>[], columns?: string[]) {
+  if (rows.length === 0) {
+    process.stdout.write("(none)\n");
+    return;
+  }
+  const cols = columns ?? Object.keys(rows[0]!);
+  const cell = (v: unknown) =>
+    v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  const widths = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  process.stdout.write(`${line(cols)}\n${line(widths.map((w) => "-".repeat(w)))}\n`);
+  for (const r of rows) process.stdout.write(`${line(cols.map((c) => cell(r[c])))}\n`);
+}
+
+/** A single status line on stderr, rewritten in place, only when stderr is a terminal. */
+export class Progress {
+  #last = 0;
+  readonly #enabled = process.stderr.isTTY === true;
+  update(text: string) {
+    if (!this.#enabled) return;
+    const t = Date.now();
+    if (t - this.#last < 200) return;
+    this.#last = t;
+    process.stderr.write(`\r\x1b[K${text}`);
+  }
+  done() {
+    if (this.#enabled) process.stderr.write("\r\x1b[K");
+  }
+}
+
+export function printError(error: unknown, json: boolean) {
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ error: error instanceof FerryError ? error.toJSON() : { message: String(error) } }, null, 2)}\n`,
+    );
+    return;
+  }
+  if (error instanceof FerryError) {
+    process.stderr.write(`ferry: ${error.message} [${error.code}]\n`);
+  } else {
+    process.stderr.write(
+      `ferry: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+  }
+}

@@ -1,0 +1,36 @@
+/** `ferry serve`: the long-running service. */
+import type { Command } from "commander";
+import { startService } from "../service/scheduler.ts";
+import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
+
+export function registerServeCommand(program: Command, globals: () => GlobalOptions) {
+  program
+    .command("serve")
+    .description("run every scheduled job on its schedule and deliver continuously, until SIGTERM or SIGINT")
+    .action(async () => {
+      const ctx = await openContext(globals());
+      const service = startService({
+        project: ctx.project,
+        store: ctx.store,
+        destinations: createDestinations(ctx.project, ctx.log),
+        log: ctx.log,
+      });
+      const scheduled = [...ctx.project.jobs.values()]
+        .filter((j) => j.config.schedule)
+        .map((j) => `${j.name} (${j.config.schedule})`);
+      process.stderr.write(
+        `ferry serve: ${scheduled.length} scheduled job(s): ${scheduled.join(", ") || "none"}. Stop with Ctrl-C or SIGTERM.\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`ferry serve: ${signal} received, finishing the batch in flight…\n`);
+          resolve();
+        };
+        process.once("SIGINT", () => stop("SIGINT"));
+        process.once("SIGTERM", () => stop("SIGTERM"));
+      });
+      await service.stop();
+      await ctx.close();
+      process.stderr.write("ferry serve: stopped\n");
+    });
+}

@@ -1,0 +1,274 @@
+/**
+ * HubSpot CRM v3 objects (contacts, companies, custom objects by name): batch create, update and archive,
+ * 100 per request. HubSpot's batch endpoints take no idempotency key, so creates are made safe to retry by
+ * looking records up by the mapping's unique match property first: a retried create finds the record the
+ * first attempt made and updates it instead.
+ */
+import { resolveSecret } from "../../config/secrets.ts";
+import { TokenBucket } from "../../delivery/backoff.ts";
+import type { Values } from "../../engine/types.ts";
+import { type FerryError, PermanentError } from "../../errors.ts";
+import type {
+  DeliveryItem,
+  Destination,
+  DestinationContext,
+  DestinationDefinition,
+  ItemResult,
+} from "../destination.ts";
+import { HubSpotClient } from "./hubspot.client.ts";
+import { type HubSpotDestinationConfig, hubspotDestinationSchema } from "./hubspot.config.ts";
+
+const BATCH = 100;
+
+interface SimplePublicObject {
+  id: string;
+  properties: Record<string, string | null>;
+}
+interface BatchResponse {
+  results: SimplePublicObject[];
+  errors?: { category: string; message: string; context?: Record<string, string[]> }[];
+}
+
+/** HubSpot stores every property as text; an empty string clears one. */
+export function toHubSpotProperties(values: Values, only?: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of only ?? Object.keys(values)) {
+    const v = values[name];
+    if (v !== undefined) out[name] = v === null ? "" : String(v);
+  }
+  return out;
+}
+
+export function createHubSpotDestination(
+  name: string,
+  config: HubSpotDestinationConfig,
+  context: DestinationContext,
+): Destination {
+  const client = new HubSpotClient({
+    baseUrl: config.base_url,
+    token: resolveSecret(config.token, {
+      env: context.env,
+      baseDir: context.baseDir,
+      where: { file: "ferry.yaml", path: `destinations.${name}.token` },
+    }),
+    bucket: config.rate_limit
+      ? new TokenBucket(config.rate_limit.requests, config.rate_limit.per_seconds * 1000)
+      : null,
+    timeoutMs: config.timeout_ms,
+  });
+  const base = (object: string) => `/crm/v3/objects/${encodeURIComponent(object)}`;
+
+  /** Finds records by a unique property; returns value -> id. */
+  async function lookup(object: string, property: string, values: string[], signal: AbortSignal) {
+    const found = new Map<string, string>();
+    if (values.length === 0) return found;
+    const res = await client.request<BatchResponse>(
+      "POST",
+      `${base(object)}/batch/read`,
+      {
+        idProperty: property,
+        inputs: values.map((id) => ({ id })),
+        properties: [property],
+        propertiesWithHistory: [],
+      },
+      signal,
+    );
+    for (const r of res.body.results) {
+      const v = r.properties[property];
+      if (v !== null && v !== undefined) found.set(v, r.id);
+    }
+    return found;
+  }
+
+  /**
+   * Sends one batch call; when HubSpot rejects the batch whole (400/409), splits it to find the records it
+   * refuses so that the others still go through.
+   */
+  async function sendSplitting<T extends DeliveryItem>(
+    items: T[],
+    call: (items: T[]) => Promise<BatchResponse | undefined>,
+    onDone: (items: T[], res: BatchResponse | undefined) => void,
+    fail: (item: T, error: FerryError) => void,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      onDone(items, await call(items));
+    } catch (e) {
+      const error = e as FerryError;
+      if (error instanceof PermanentError && error.code === "DEST_REJECTED" && items.length > 1) {
+        const mid = Math.ceil(items.length / 2);
+        await sendSplitting(items.slice(0, mid), call, onDone, fail);
+        await sendSplitting(items.slice(mid), call, onDone, fail);
+        return;
+      }
+      if (error instanceof PermanentError && error.code === "DEST_UNAUTHORIZED") throw error;
+      for (const i of items) fail(i, error);
+    }
+  }
+
+  async function writeObject(
+    object: string,
+    items: DeliveryItem[],
+    signal: AbortSignal,
+    results: ItemResult[],
+  ) {
+    const property = items[0]!.match.property;
+    const fail = (i: DeliveryItem, error: FerryError) =>
+      results.push({ outboxId: i.outboxId, ok: false, error });
+    const unknown = items.filter((i) => !i.remoteId).map((i) => i.match.value);
+    const found = await lookup(object, property, unknown, signal);
+    const idOf = (i: DeliveryItem) => i.remoteId ?? found.get(i.match.value) ?? null;
+
+    const creates: DeliveryItem[] = [];
+    const updates: DeliveryItem[] = [];
+    const archives: DeliveryItem[] = [];
+    for (const i of items) {
+      const id = idOf(i);
+      if (i.op === "delete") {
+        if (id) archives.push(i);
+        else results.push({ outboxId: i.outboxId, ok: true, remoteId: null, action: "absent" });
+      } else if (id) updates.push(i);
+      else creates.push(i);
+    }
+
+    const recreate: DeliveryItem[] = [];
+    await sendSplitting(
+      updates,
+      async (batch) =>
+        (
+          await client.request<BatchResponse>(
+            "POST",
+            `${base(object)}/batch/update`,
+            {
+              inputs: batch.map((i) => ({
+                id: idOf(i)!,
+                // A record Ferry has not pushed before gets every property; afterwards, only what changed.
+                properties: toHubSpotProperties(
+                  i.properties,
+                  i.remoteId && i.changed.length > 0 ? i.changed : undefined,
+                ),
+              })),
+            },
+            signal,
+          )
+        ).body,
+      (batch, res) => {
+        const missing = new Set(
+          (res?.errors ?? []).flatMap((e) =>
+            e.category === "OBJECT_NOT_FOUND" ? (e.context?.ids ?? []) : [],
+          ),
+        );
+        for (const i of batch) {
+          const id = idOf(i)!;
+          if (missing.has(id)) recreate.push(i);
+          else results.push({ outboxId: i.outboxId, ok: true, remoteId: id, action: "updated" });
+        }
+      },
+      fail,
+    );
+    // Records deleted in HubSpot since Ferry last pushed them: look them up again, else create them.
+    if (recreate.length > 0) {
+      const again = await lookup(
+        object,
+        property,
+        recreate.map((i) => i.match.value),
+        signal,
+      );
+      for (const i of recreate) {
+        const id = again.get(i.match.value);
+        if (id)
+          results.push({
+            outboxId: i.outboxId,
+            ok: false,
+            error: new PermanentError(
+              "DEST_ID_MISMATCH",
+              `HubSpot record ${i.remoteId} is gone but ${property}=${i.match.value} is now record ${id}; check for a merge in HubSpot`,
+            ),
+          });
+        else creates.push({ ...i, remoteId: null });
+      }
+    }
+
+    await sendSplitting(
+      creates,
+      async (batch) =>
+        (
+          await client.request<BatchResponse>(
+            "POST",
+            `${base(object)}/batch/create`,
+            {
+              inputs: batch.map((i) => ({ properties: toHubSpotProperties(i.properties), associations: [] })),
+            },
+            signal,
+          )
+        ).body,
+      (batch, res) => {
+        const ids = new Map((res?.results ?? []).map((r) => [r.properties[property], r.id]));
+        for (const i of batch) {
+          const id = ids.get(i.match.value);
+          if (id) results.push({ outboxId: i.outboxId, ok: true, remoteId: id, action: "created" });
+          else
+            fail(
+              i,
+              new PermanentError(
+                "DEST_NO_RESULT",
+                `HubSpot's answer to the create did not include ${property}=${i.match.value}`,
+              ),
+            );
+        }
+      },
+      fail,
+    );
+
+    await sendSplitting(
+      archives,
+      async (batch) => {
+        await client.request(
+          "POST",
+          `${base(object)}/batch/archive`,
+          { inputs: batch.map((i) => ({ id: idOf(i)! })) },
+          signal,
+        );
+        return undefined;
+      },
+      (batch) => {
+        for (const i of batch)
+          results.push({ outboxId: i.outboxId, ok: true, remoteId: idOf(i), action: "deleted" });
+      },
+      fail,
+    );
+  }
+
+  return {
+    name,
+    maxBatchSize: BATCH,
+    concurrency: config.concurrency,
+    async write(items, signal) {
+      const results: ItemResult[] = [];
+      const groups = new Map<string, DeliveryItem[]>();
+      for (const i of items) {
+        const k = `${i.object}\u0000${i.match.property}`;
+        groups.set(k, [...(groups.get(k) ?? []), i]);
+      }
+      for (const group of groups.values()) {
+        try {
+          await writeObject(group[0]!.object, group, signal, results);
+        } catch (e) {
+          if ((e as FerryError).code === "DEST_UNAUTHORIZED") throw e;
+          const done = new Set(results.map((r) => r.outboxId));
+          for (const i of group)
+            if (!done.has(i.outboxId))
+              results.push({ outboxId: i.outboxId, ok: false, error: e as FerryError });
+        }
+      }
+      return results;
+    },
+    close: async () => {},
+  };
+}
+
+export const hubspotDestination: DestinationDefinition<HubSpotDestinationConfig> = {
+  type: "hubspot",
+  configSchema: hubspotDestinationSchema,
+  create: createHubSpotDestination,
+};

@@ -1,0 +1,105 @@
+/**
+ * map: a source's raw row -> the canonical values of one record. Compiled once per run from the mapping,
+ * then applied to every row.
+ */
+import type { FieldSourceConfig, MappingConfig, TransformStep } from "../config/mapping.schema.ts";
+import { DataError } from "../errors.ts";
+import { compileTransform, type Transform } from "./transforms.ts";
+import type { Value, Values } from "./types.ts";
+import { type Converter, converterFor } from "./values.ts";
+
+export type RawRow = Record<string, unknown>;
+
+export type MapResult = { ok: true; key: string; values: Values } | { ok: false; error: DataError };
+
+export interface CompiledMapping {
+  entity: string;
+  keyField: string;
+  /** The source columns this source's mapping reads, in field order. */
+  columns: string[];
+  /** The column holding the key, when the key is mapped from exactly one column without transforms. */
+  keyColumn: string | null;
+  /** The canonical fields this source provides, key first. */
+  fields: string[];
+  map(row: RawRow): MapResult;
+}
+
+interface FieldPlan {
+  field: string;
+  from: string[];
+  transform: Transform;
+  convert: Converter;
+  required: boolean;
+}
+
+function normalizeSource(spec: FieldSourceConfig): { from: string[]; steps: TransformStep[] } {
+  if (typeof spec === "string") return { from: [spec], steps: [] };
+  const from = Array.isArray(spec.from) ? spec.from : [spec.from];
+  const steps =
+    spec.transform === undefined ? [] : Array.isArray(spec.transform) ? spec.transform : [spec.transform];
+  return { from, steps };
+}
+
+/**
+ * Throws a plain Error with a message for a structurally wrong transform list; the loader validates every
+ * mapping with this function so the user sees it with the file and line.
+ */
+export function compileMapping(mapping: MappingConfig, sourceName: string): CompiledMapping {
+  const spec = mapping.sources[sourceName];
+  if (!spec) throw new Error(`mapping ${mapping.entity} has no source named "${sourceName}"`);
+  const plans: FieldPlan[] = [];
+  const ordered = [mapping.key, ...Object.keys(spec).filter((f) => f !== mapping.key)];
+  for (const field of ordered) {
+    const { from, steps } = normalizeSource(spec[field]!);
+    const cfg = mapping.fields[field]!;
+    plans.push({
+      field,
+      from,
+      transform: compileTransform(steps, from.length),
+      convert: converterFor(cfg.type),
+      required: cfg.required || field === mapping.key,
+    });
+  }
+  const keySpec = normalizeSource(spec[mapping.key]!);
+  const columns = [...new Set(plans.flatMap((p) => p.from))];
+
+  const map = (row: RawRow): MapResult => {
+    const values: Values = {};
+    for (const p of plans) {
+      let v: Value;
+      try {
+        const raw =
+          p.from.length === 1 ? p.transform([row[p.from[0]!]]) : p.transform(p.from.map((c) => row[c]));
+        v = p.convert(raw);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        const code = e instanceof DataError ? e.code : "DATA_BAD_VALUE";
+        return {
+          ok: false,
+          error: new DataError(code, `${p.field} (${p.from.join(", ")}): ${message}`, { cause: e }),
+        };
+      }
+      if (v === null && p.required) {
+        const what = p.field === mapping.key ? "the key" : "a required field";
+        return {
+          ok: false,
+          error: new DataError(
+            p.field === mapping.key ? "DATA_KEY_MISSING" : "DATA_REQUIRED_MISSING",
+            `${p.field} (${p.from.join(", ")}) is empty; it is ${what}`,
+          ),
+        };
+      }
+      values[p.field] = v;
+    }
+    return { ok: true, key: String(values[mapping.key]), values };
+  };
+
+  return {
+    entity: mapping.entity,
+    keyField: mapping.key,
+    columns,
+    keyColumn: keySpec.from.length === 1 && keySpec.steps.length === 0 ? keySpec.from[0]! : null,
+    fields: plans.map((p) => p.field),
+    map,
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * merge: fold one source's changed record into the golden record, field by field, by each field's
+ * survivorship rule (DESIGN.md "Merge"). Pure: the caller supplies the other sources' current
+ * observations of the same key and the open conflicts, and writes what comes back.
+ */
+import type { MappingConfig } from "../config/mapping.schema.ts";
+import type {
+  ConflictCandidate,
+  ConflictChange,
+  GoldenField,
+  GoldenRecord,
+  Observation,
+  OpenConflict,
+  Value,
+} from "./types.ts";
+import { isEmptyValue } from "./values.ts";
+
+export type Rule =
+  | { kind: "owner"; owner: string }
+  | { kind: "priority"; order: string[] }
+  | { kind: "latest" }
+  | { kind: "flag" };
+
+export interface MergeRules {
+  key: string;
+  rules: Record<string, Rule>;
+}
+
+export function mergeRules(mapping: MappingConfig): MergeRules {
+  const rules: Record<string, Rule> = {};
+  for (const [name, f] of Object.entries(mapping.fields)) {
+    const r = f.rule;
+    rules[name] =
+      r === undefined || r === "latest"
+        ? { kind: "latest" }
+        : r === "flag"
+          ? { kind: "flag" }
+          : "owner" in r
+            ? { kind: "owner", owner: r.owner }
+            : { kind: "priority", order: r.priority };
+  }
+  return { key: mapping.key, rules };
+}
+
+export interface MergeInput {
+  rules: MergeRules;
+  entity: string;
+  key: string;
+  current: GoldenRecord | undefined;
+  /** The source's new values for every field it maps. */
+  incoming: Observation;
+  /** The fields whose value this source changed (every field it maps, the first time). */
+  changed: readonly string[];
+  /** The other sources' latest observations of this key. */
+  others: readonly Observation[];
+  /** Conflicts open on this record. */
+  openConflicts: readonly OpenConflict[];
+}
+
+export interface MergeResult {
+  record: GoldenRecord;
+  /** Golden fields whose value changed. */
+  changed: string[];
+  /** True when anything about the record changed, provenance included: it must be written. */
+  touched: boolean;
+  conflicts: ConflictChange[];
+}
+
+const timeOf = (o: { sourceTime: string | null; observedAt?: string; at?: string }) =>
+  o.sourceTime ?? o.observedAt ?? o.at ?? "";
+
+function fieldFrom(o: Observation, value: Value, rule: GoldenField["rule"]): GoldenField {
+  return { value, source: o.source, run: o.run, at: o.observedAt, sourceTime: o.sourceTime, rule };
+}
+
+function candidatesFor(field: string, value: Value, all: readonly Observation[]): ConflictCandidate[] {
+  const out: ConflictCandidate[] = [];
+  for (const o of all) {
+    const v = o.values[field];
+    if (v === undefined || isEmptyValue(v) || v === value) continue;
+    out.push({ source: o.source, value: v, sourceTime: o.sourceTime, observedAt: o.observedAt });
+  }
+  return out.sort((a, b) => a.source.localeCompare(b.source));
+}
+
+const sameCandidates = (a: readonly ConflictCandidate[], b: readonly ConflictCandidate[]) =>
+  a.length === b.length && a.every((c, i) => c.source === b[i]!.source && c.value === b[i]!.value);
+
+export function merge(input: MergeInput): MergeResult {
+  const { incoming, current, rules } = input;
+  const all = [incoming, ...input.others.filter((o) => o.source !== incoming.source)];
+  const fields: Record<string, GoldenField> = { ...current?.fields };
+  const revived = current !== undefined && current.status !== "active";
+  const changed: string[] = [];
+  const conflicts: ConflictChange[] = [];
+  let touched = current === undefined || revived;
+
+  const set = (field: string, next: GoldenField) => {
+    const before = fields[field];
+    if (
+      before &&
+      before.value === next.value &&
+      before.source === next.source &&
+      before.sourceTime === next.sourceTime
+    ) {
+      return;
+    }
+    if (!before || before.value !== next.value) changed.push(field);
+    fields[field] = before?.conflicted ? { ...next, conflicted: true } : next;
+    touched = true;
+  };
+
+  const open = new Map(input.openConflicts.map((c) => [c.field, c]));
+
+  for (const field of input.changed) {
+    const value = incoming.values[field];
+    if (value === undefined) continue;
+    const cur = fields[field];
+    if (field === rules.key) {
+      set(field, fieldFrom(incoming, value, "key"));
+      continue;
+    }
+    const rule = rules.rules[field] ?? { kind: "latest" };
+    switch (rule.kind) {
+      case "owner":
+        if (incoming.source === rule.owner) set(field, fieldFrom(incoming, value, "owner"));
+        break;
+      case "priority": {
+        // Recomputed from every source's value, so a higher-ranked source clearing its value hands the
+        // field to the next one.
+        let best: { o: Observation; v: Value } | undefined;
+        for (const name of rule.order) {
+          const o = all.find((x) => x.source === name);
+          const v = o?.values[field];
+          if (o && v !== undefined && !isEmptyValue(v)) {
+            best = { o, v };
+            break;
+          }
+        }
+        set(field, best ? fieldFrom(best.o, best.v, "priority") : fieldFrom(incoming, null, "priority"));
+        break;
+      }
+      case "latest":
+        if (!cur || cur.source === incoming.source || timeOf(incoming) > timeOf(cur)) {
+          set(field, fieldFrom(incoming, value, "latest"));
+        }
+        break;
+      case "flag": {
+        if (!cur || isEmptyValue(cur.value) || cur.source === incoming.source || cur.value === value) {
+          set(field, fieldFrom(incoming, value, "flag"));
+        } else if (!isEmptyValue(value) && !open.has(field)) {
+          const candidates = candidatesFor(field, cur.value, all);
+          conflicts.push({
+            type: "open",
+            field,
+            current: { value: cur.value, source: cur.source },
+            candidates,
+          });
+          fields[field] = { ...cur, conflicted: true };
+          touched = true;
+        }
+        break;
+      }
+    }
+  }
+
+  // An open conflict follows the sources: it closes by itself once they agree with the field's value, and
+  // its candidates are kept up to date otherwise.
+  for (const c of input.openConflicts) {
+    const f = fields[c.field];
+    if (!f) continue;
+    const candidates = candidatesFor(c.field, f.value, all);
+    if (candidates.length === 0) {
+      conflicts.push({ type: "close", id: c.id, field: c.field, reason: "the sources now agree" });
+      const { conflicted: _, ...rest } = f;
+      fields[c.field] = rest;
+      touched = true;
+    } else if (!sameCandidates(candidates, c.candidates)) {
+      conflicts.push({
+        type: "update",
+        id: c.id,
+        field: c.field,
+        current: { value: f.value, source: f.source },
+        candidates,
+      });
+    }
+  }
+
+  const version = (current?.version ?? 0) + (changed.length > 0 || revived ? 1 : 0);
+  return {
+    record: { entity: input.entity, key: input.key, version, status: "active", fields },
+    changed,
+    touched,
+    conflicts,
+  };
+}
+
+/** An operator's decision on a conflicted field: the field takes `value` from `source` (or `operator`). */
+export function resolveField(
+  record: GoldenRecord,
+  field: string,
+  decision: { value: Value; source: string; sourceTime: string | null; run: string; at: string },
+): { record: GoldenRecord; changed: boolean } {
+  const before = record.fields[field];
+  const changed = !before || before.value !== decision.value;
+  const next: GoldenField = {
+    value: decision.value,
+    source: decision.source,
+    run: decision.run,
+    at: decision.at,
+    sourceTime: decision.sourceTime,
+    rule: "operator",
+  };
+  return {
+    record: {
+      ...record,
+      version: record.version + (changed ? 1 : 0),
+      fields: { ...record.fields, [field]: next },
+    },
+    changed,
+  };
+}
+
+/** A record whose last source withdrew it (snapshot delete with the propagate or archive policy). */
+export function withdraw(record: GoldenRecord, status: "deleted" | "archived"): GoldenRecord {
+  return { ...record, status, version: record.version + 1 };
+}

@@ -1,0 +1,127 @@
+/**
+ * Conversion of raw source values into canonical values, one function per field type. Throws DataError
+ * with a message that says what was expected; the caller adds the field and line.
+ */
+import type { FieldType } from "../config/mapping.schema.ts";
+import { DataError } from "../errors.ts";
+import type { Value } from "./types.ts";
+
+export type Converter = (raw: unknown) => Value;
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const ISO_DATETIME =
+  /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+const TRUE = new Set(["1", "true", "t", "yes", "y"]);
+const FALSE = new Set(["0", "false", "f", "no", "n"]);
+
+function bad(type: string, raw: unknown, hint = ""): DataError {
+  const shown = typeof raw === "string" ? `"${raw.length > 60 ? `${raw.slice(0, 60)}…` : raw}"` : String(raw);
+  return new DataError("DATA_BAD_VALUE", `expected ${type}, got ${shown}${hint}`);
+}
+
+const empty = (raw: unknown) => raw === null || raw === undefined || raw === "";
+
+/** Exact decimal text: no exponent, no leading `+`, no superfluous zeros; `-0` is `0`. */
+export function normalizeDecimal(text: string): string | null {
+  const m = DECIMAL.exec(text.trim());
+  if (!m || (m[2] === "" && (m[3] ?? "") === "")) return null;
+  let digits = (m[2] ?? "") + (m[3] ?? "");
+  let point = (m[2] ?? "").length + Number(m[4] ?? 0);
+  if (point < 0) {
+    digits = "0".repeat(-point) + digits;
+    point = 0;
+  }
+  if (point > digits.length) digits += "0".repeat(point - digits.length);
+  const int = digits.slice(0, point).replace(/^0+/, "") || "0";
+  const frac = digits.slice(point).replace(/0+$/, "");
+  const out = frac ? `${int}.${frac}` : int;
+  return m[1] === "-" && out !== "0" ? `-${out}` : out;
+}
+
+function validDate(y: number, m: number, d: number): boolean {
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
+const converters: Record<FieldType, Converter> = {
+  string(raw) {
+    if (empty(raw)) return null;
+    if (typeof raw === "string") return raw;
+    if (typeof raw === "number" || typeof raw === "bigint" || typeof raw === "boolean") return String(raw);
+    if (raw instanceof Date) return raw.toISOString();
+    throw bad("text", raw);
+  },
+  email(raw) {
+    if (empty(raw)) return null;
+    const s = String(raw).trim().toLowerCase();
+    if (s === "") return null;
+    if (!EMAIL.test(s)) throw bad("an email address", raw);
+    return s;
+  },
+  integer(raw) {
+    if (empty(raw)) return null;
+    if (typeof raw === "number" && Number.isSafeInteger(raw)) return raw;
+    if (
+      typeof raw === "bigint" &&
+      raw <= BigInt(Number.MAX_SAFE_INTEGER) &&
+      raw >= BigInt(Number.MIN_SAFE_INTEGER)
+    ) {
+      return Number(raw);
+    }
+    if (typeof raw === "string" && INTEGER.test(raw.trim())) {
+      const n = Number(raw.trim());
+      if (Number.isSafeInteger(n)) return n;
+      throw bad("a whole number within ±9007199254740991", raw, " (use type decimal for larger numbers)");
+    }
+    throw bad("a whole number", raw);
+  },
+  decimal(raw) {
+    if (empty(raw)) return null;
+    if (typeof raw === "number" && !Number.isFinite(raw)) throw bad("a decimal number", raw);
+    const text =
+      typeof raw === "number" || typeof raw === "bigint" ? String(raw) : typeof raw === "string" ? raw : null;
+    const out = text === null ? null : normalizeDecimal(text);
+    if (out === null) throw bad("a decimal number such as 1234.50", raw);
+    return out;
+  },
+  boolean(raw) {
+    if (empty(raw)) return null;
+    if (typeof raw === "boolean") return raw;
+    const s = String(raw).trim().toLowerCase();
+    if (TRUE.has(s)) return true;
+    if (FALSE.has(s)) return false;
+    throw bad("a yes/no value (true/false, 1/0, yes/no, y/n)", raw);
+  },
+  date(raw) {
+    if (empty(raw)) return null;
+    if (raw instanceof Date) return raw.toISOString().slice(0, 10);
+    const s = String(raw).trim();
+    const m = ISO_DATE.exec(s) ?? ISO_DATE.exec(s.slice(0, 10));
+    if (m && (s.length === 10 || ISO_DATETIME.test(s)) && validDate(+m[1]!, +m[2]!, +m[3]!)) return m[0];
+    throw bad("a date YYYY-MM-DD", raw, " (add a transform such as { date: DD.MM.YYYY } for other layouts)");
+  },
+  datetime(raw) {
+    if (empty(raw)) return null;
+    if (raw instanceof Date) {
+      if (Number.isNaN(raw.getTime())) throw bad("a date and time", raw);
+      return raw.toISOString();
+    }
+    const s = String(raw).trim();
+    const m = ISO_DATETIME.exec(s);
+    // A value without a zone is read as UTC.
+    const t = m ? new Date(`${m[1]}T${m[2]}${m[3] ?? "Z"}`) : null;
+    if (!t || Number.isNaN(t.getTime())) throw bad("an ISO 8601 date and time", raw);
+    return t.toISOString();
+  },
+};
+
+export function converterFor(type: FieldType): Converter {
+  return converters[type];
+}
+
+export function isEmptyValue(v: Value | undefined): boolean {
+  return v === null || v === undefined || v === "";
+}

@@ -1,0 +1,132 @@
+/**
+ * An operator settles a conflict: take one source's value, or enter a value. The golden record, the
+ * conflict, the audit log and the outbox change in one transaction.
+ */
+import type { Project } from "../config/load.ts";
+import { resolveField, withdraw } from "../engine/merge.ts";
+import { plan } from "../engine/plan.ts";
+import type { Value } from "../engine/types.ts";
+import { converterFor } from "../engine/values.ts";
+import { ConfigError } from "../errors.ts";
+import { DELETED_FIELD } from "../runner/deletes.ts";
+import { appendAudit } from "../state/audit.repo.ts";
+import { closeConflict, getConflict } from "../state/conflicts.repo.ts";
+import { getGolden, writeGolden } from "../state/golden.repo.ts";
+import { enqueue } from "../state/outbox.repo.ts";
+import { deleteSnapshots } from "../state/snapshots.repo.ts";
+import type { StateStore } from "../state/store.ts";
+
+export type Decision = { use: string } | { value: string };
+
+export interface Resolution {
+  id: number;
+  entity: string;
+  key: string;
+  field: string;
+  before: Value;
+  after: Value;
+  source: string;
+  outbox: number;
+}
+
+const usage = (message: string) => new ConfigError("CONFLICT_RESOLUTION_INVALID", message);
+
+export async function resolveConflict(
+  project: Project,
+  store: StateStore,
+  id: number,
+  decision: Decision,
+  actor: string,
+  now: Date = new Date(),
+): Promise<Resolution> {
+  const at = now.toISOString();
+  return store.knex.transaction(async (tx) => {
+    const conflict = await getConflict(tx, id);
+    if (!conflict) throw usage(`no conflict #${id}: list them with \`ferry conflicts list\``);
+    if (conflict.status !== "open") throw usage(`conflict #${id} is already ${conflict.status}`);
+    const mapping = project.mappings.get(conflict.entity)?.config;
+    const record = await getGolden(tx, conflict.entity, conflict.key);
+    if (!mapping || !record)
+      throw usage(
+        `conflict #${id} refers to ${conflict.entity} ${conflict.key}, which Ferry no longer holds`,
+      );
+
+    const choices = [
+      { source: conflict.current.source, value: conflict.current.value },
+      ...conflict.candidates,
+    ];
+    let value: Value;
+    let source: string;
+    if ("use" in decision) {
+      const chosen = choices.find((c) => c.source === decision.use);
+      if (!chosen)
+        throw usage(
+          `source "${decision.use}" is not part of conflict #${id}: choose one of ${choices.map((c) => c.source).join(", ")}`,
+        );
+      value = chosen.value;
+      source = chosen.source;
+    } else if (conflict.field === DELETED_FIELD) {
+      if (!/^(true|false)$/.test(decision.value))
+        throw usage("a delete conflict takes --value true (delete) or --value false (keep)");
+      value = decision.value === "true";
+      source = "operator";
+    } else {
+      const type = mapping.fields[conflict.field]?.type ?? "string";
+      try {
+        value = converterFor(type)(decision.value);
+      } catch (e) {
+        throw usage(`--value for ${conflict.field}: ${(e as Error).message}`);
+      }
+      source = "operator";
+    }
+
+    let next = record;
+    if (conflict.field === DELETED_FIELD) {
+      const deletingSource = conflict.candidates[0]?.source ?? conflict.current.source;
+      // Either way the source's stale snapshot goes, so the next run does not ask again.
+      await deleteSnapshots(tx, conflict.entity, deletingSource, [conflict.key]);
+      if (value === true) next = withdraw(record, "deleted");
+    } else {
+      next = resolveField(record, conflict.field, {
+        value,
+        source,
+        sourceTime: null,
+        run: "operator",
+        at,
+      }).record;
+      const { conflicted: _, ...field } = next.fields[conflict.field]!;
+      next = { ...next, fields: { ...next.fields, [conflict.field]: field } };
+    }
+    await writeGolden(tx, null, at, [next]);
+    const intents = plan(mapping.destinations, record, next).map((i) => ({
+      ...i,
+      entity: conflict.entity,
+      key: conflict.key,
+      version: next.version,
+    }));
+    const outbox = await enqueue(tx, null, at, intents);
+    await closeConflict(tx, id, "resolved", at, { by: actor, ...decision, value, source });
+    const before = conflict.field === DELETED_FIELD ? false : (record.fields[conflict.field]?.value ?? null);
+    await appendAudit(tx, {
+      at,
+      actor,
+      action: "conflict.resolve",
+      entity: conflict.entity,
+      key: conflict.key,
+      field: conflict.field,
+      before,
+      after: value,
+      details: { conflict: id, source },
+    });
+    return {
+      id,
+      entity: conflict.entity,
+      key: conflict.key,
+      field: conflict.field,
+      before,
+      after: value,
+      source,
+      outbox,
+    };
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * One batch through the core: map, detect what changed, merge, plan. Reads the state it needs through the
+ * transaction it is given and writes everything the batch covers through the same transaction: snapshot
+ * rows, golden records, conflicts, outbox rows, rejects, counters and the checkpoint.
+ */
+
+import type { DestinationMapping } from "../config/mapping.schema.ts";
+import { changedFields, hashValues } from "../engine/diff.ts";
+import type { CompiledMapping } from "../engine/map.ts";
+import { type MergeRules, merge } from "../engine/merge.ts";
+import { plan } from "../engine/plan.ts";
+import type { SeenKeys } from "../engine/seen-keys.ts";
+import type { GoldenRecord, Values } from "../engine/types.ts";
+import type { CursorPosition, SourceBatch } from "../sources/source.ts";
+import { applyConflictChanges, loadOpenConflicts } from "../state/conflicts.repo.ts";
+import { loadGolden, writeGolden } from "../state/golden.repo.ts";
+import { enqueue, type OutboxWrite } from "../state/outbox.repo.ts";
+import {
+  addCounts,
+  type Counts,
+  type RejectRow,
+  saveCheckpoint,
+  writeRejects,
+  zeroCounts,
+} from "../state/runs.repo.ts";
+import {
+  loadOtherObservations,
+  loadSnapshots,
+  type SnapshotWrite,
+  writeSnapshots,
+} from "../state/snapshots.repo.ts";
+import type { Db } from "../state/store.ts";
+import type { RecordFilter } from "./filter.ts";
+
+export interface BatchContext {
+  job: string;
+  source: string;
+  runId: number;
+  observedAt: string;
+  compiled: CompiledMapping;
+  rules: MergeRules;
+  destinations: Record<string, DestinationMapping>;
+  filter: RecordFilter;
+  /** Extracts the record's source time (for the `latest` rule) from a raw row. */
+  sourceTime: (row: Record<string, unknown>) => string | null;
+  /** Snapshot mode: keys read so far in this run. Cursor mode re-reads a key legitimately, so it has none. */
+  seen: SeenKeys | null;
+  /** Whether any other source maps this entity (else the other-observations lookup is skipped). */
+  multiSource: boolean;
+  hasFlagRule: boolean;
+  /** Collects what a dry run would do. */
+  onPlanned?: (event: PlannedEvent) => void;
+}
+
+export type PlannedEvent =
+  | { kind: "create" | "update"; key: string; fields: string[] }
+  | { kind: "conflict"; key: string; field: string }
+  | { kind: "reject"; line: number; key: string | null; reason: string }
+  | { kind: "delete"; key: string };
+
+export interface BatchOutcome {
+  counts: Counts;
+  rejects: RejectRow[];
+}
+
+interface Candidate {
+  key: string;
+  values: Values;
+  hash: string;
+  line: number;
+  sourceTime: string | null;
+}
+
+export async function processBatch(
+  db: Db,
+  ctx: BatchContext,
+  batch: SourceBatch,
+  position?: CursorPosition,
+): Promise<BatchOutcome> {
+  const counts = zeroCounts();
+  const rejects: RejectRow[] = [];
+  const { compiled } = ctx;
+  counts.read = batch.rows.length + batch.rejects.length;
+  for (const r of batch.rejects)
+    rejects.push({ line: r.line, key: null, code: r.error.code, reason: r.error.message });
+
+  const candidates: Candidate[] = [];
+  const inBatch = new Map<string, number>();
+  for (const row of batch.rows) {
+    const mapped = compiled.map(row.values);
+    if (!mapped.ok) {
+      const raw = compiled.keyColumn ? row.values[compiled.keyColumn] : undefined;
+      rejects.push({
+        line: row.line,
+        key: raw === null || raw === undefined || raw === "" ? null : String(raw),
+        code: mapped.error.code,
+        reason: mapped.error.message,
+      });
+      continue;
+    }
+    if (!ctx.filter(mapped.values)) {
+      counts.filtered++;
+      continue;
+    }
+    const first = inBatch.get(mapped.key);
+    if (first !== undefined || (ctx.seen && !ctx.seen.add(mapped.key))) {
+      rejects.push({
+        line: row.line,
+        key: mapped.key,
+        code: "DATA_DUPLICATE_KEY",
+        reason: `key ${mapped.key} was already read ${first !== undefined ? `at line ${first}` : "earlier in this run"}; only the first is applied. Fix the duplicate at the source`,
+      });
+      continue;
+    }
+    inBatch.set(mapped.key, row.line);
+    candidates.push({
+      key: mapped.key,
+      values: mapped.values,
+      hash: hashValues(mapped.values, compiled.fields),
+      line: row.line,
+      sourceTime: ctx.sourceTime(row.values),
+    });
+  }
+  counts.rejected = rejects.length;
+
+  const stored = await loadSnapshots(
+    db,
+    compiled.entity,
+    ctx.source,
+    candidates.map((c) => c.key),
+  );
+  const changed: { c: Candidate; previous: Values | undefined }[] = [];
+  for (const c of candidates) {
+    const s = stored.get(c.key);
+    if (s && s.hash === c.hash) counts.unchanged++;
+    else changed.push({ c, previous: s ? (JSON.parse(s.vals) as Values) : undefined });
+  }
+  counts.changed = changed.length;
+
+  if (changed.length > 0) {
+    const keys = changed.map((x) => x.c.key);
+    const golden = await loadGolden(db, compiled.entity, keys);
+    const others = ctx.multiSource
+      ? await loadOtherObservations(db, compiled.entity, ctx.source, keys)
+      : new Map();
+    const conflictKeys = ctx.hasFlagRule
+      ? keys.filter((k) => Object.values(golden.get(k)?.fields ?? {}).some((f) => f.conflicted))
+      : [];
+    const open =
+      conflictKeys.length > 0 ? await loadOpenConflicts(db, compiled.entity, conflictKeys) : new Map();
+
+    const snapshotWrites: SnapshotWrite[] = [];
+    const goldenWrites: GoldenRecord[] = [];
+    const outbox: OutboxWrite[] = [];
+    for (const { c, previous } of changed) {
+      snapshotWrites.push({ key: c.key, hash: c.hash, values: c.values, sourceTime: c.sourceTime });
+      const before = golden.get(c.key);
+      const result = merge({
+        rules: ctx.rules,
+        entity: compiled.entity,
+        key: c.key,
+        current: before,
+        incoming: {
+          source: ctx.source,
+          values: c.values,
+          sourceTime: c.sourceTime,
+          observedAt: ctx.observedAt,
+          run: String(ctx.runId),
+        },
+        changed: changedFields(previous, c.values, compiled.fields),
+        others: others.get(c.key) ?? [],
+        openConflicts: open.get(c.key) ?? [],
+      });
+      if (result.touched) goldenWrites.push(result.record);
+      if (result.conflicts.length > 0) {
+        counts.conflicts += await applyConflictChanges(
+          db,
+          compiled.entity,
+          c.key,
+          ctx.runId,
+          ctx.observedAt,
+          result.conflicts,
+        );
+        for (const x of result.conflicts)
+          if (x.type === "open") ctx.onPlanned?.({ kind: "conflict", key: c.key, field: x.field });
+      }
+      if (result.changed.length > 0 && ctx.onPlanned) {
+        ctx.onPlanned({
+          kind: before && before.status === "active" ? "update" : "create",
+          key: c.key,
+          fields: result.changed,
+        });
+      }
+      for (const intent of plan(ctx.destinations, before, result.record)) {
+        outbox.push({ ...intent, entity: compiled.entity, key: c.key, version: result.record.version });
+      }
+    }
+    await writeSnapshots(db, compiled.entity, ctx.source, ctx.runId, ctx.observedAt, snapshotWrites);
+    await writeGolden(db, ctx.runId, ctx.observedAt, goldenWrites);
+    counts.outbox = await enqueue(db, ctx.runId, ctx.observedAt, outbox);
+  }
+
+  for (const r of rejects) ctx.onPlanned?.({ kind: "reject", line: r.line, key: r.key, reason: r.reason });
+  await writeRejects(db, ctx.runId, rejects);
+  await addCounts(db, ctx.runId, counts);
+  if (position) await saveCheckpoint(db, ctx.job, ctx.runId, ctx.observedAt, position);
+  return { counts, rejects };
+}

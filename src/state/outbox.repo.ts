@@ -1,0 +1,217 @@
+/**
+ * The outbox: one row per change to send to one destination, written in the transaction of the change.
+ * A newer change to the same (destination, entity, key) supersedes a pending one and carries its changed
+ * properties forward, so only the newest version is sent and nothing changed is forgotten.
+ */
+import { createHash } from "node:crypto";
+import type { OutboxIntent, Values } from "../engine/types.ts";
+import { type Db, insertChunked, selectIn } from "./store.ts";
+
+export type OutboxStatus = "pending" | "delivered" | "dead" | "superseded";
+
+export interface OutboxRow {
+  id: number;
+  destination: string;
+  entity: string;
+  key: string;
+  version: number;
+  op: "upsert" | "delete";
+  properties: Values;
+  changed: string[];
+  idempotency_key: string;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  run_id: number | null;
+  created_at: string;
+}
+
+export function idempotencyKey(destination: string, entity: string, key: string, version: number): string {
+  return createHash("sha256")
+    .update(JSON.stringify([destination, entity, key, version]))
+    .digest("hex")
+    .slice(0, 40);
+}
+
+export interface OutboxWrite extends OutboxIntent {
+  entity: string;
+  key: string;
+  version: number;
+}
+
+/** Writes intents, superseding pending rows of the same keys. Returns the number of rows written. */
+export async function enqueue(db: Db, runId: number | null, at: string, intents: readonly OutboxWrite[]) {
+  if (intents.length === 0) return 0;
+  const byDestination = new Map<string, OutboxWrite[]>();
+  for (const i of intents) {
+    const list = byDestination.get(`${i.destination}\u0000${i.entity}`) ?? [];
+    list.push(i);
+    byDestination.set(`${i.destination}\u0000${i.entity}`, list);
+  }
+  for (const list of byDestination.values()) {
+    const { destination, entity } = list[0]!;
+    const pending = (await selectIn(
+      list.map((i) => i.key),
+      (slice) =>
+        db("outbox")
+          .select("id", "key", "changed")
+          .where({ destination, entity, status: "pending" })
+          .whereIn("key", slice as string[]),
+    )) as { id: number; key: string; changed: string }[];
+    const carried = new Map<string, { ids: number[]; changed: Set<string> }>();
+    for (const p of pending) {
+      const c = carried.get(p.key) ?? { ids: [], changed: new Set<string>() };
+      c.ids.push(Number(p.id));
+      for (const f of JSON.parse(p.changed) as string[]) c.changed.add(f);
+      carried.set(p.key, c);
+    }
+    await insertChunked(
+      db,
+      "outbox",
+      list.map((i) => {
+        const prior = carried.get(i.key);
+        const changed = prior ? [...new Set([...prior.changed, ...i.changed])] : i.changed;
+        return {
+          destination,
+          entity,
+          key: i.key,
+          version: i.version,
+          op: i.op,
+          properties: JSON.stringify(i.properties),
+          changed: JSON.stringify(changed),
+          idempotency_key: idempotencyKey(destination, entity, i.key, i.version),
+          status: "pending",
+          attempts: 0,
+          next_attempt_at: at,
+          run_id: runId,
+          created_at: at,
+          updated_at: at,
+        };
+      }),
+    );
+    const supersededIds = [...carried.values()].flatMap((c) => c.ids);
+    if (supersededIds.length > 0) {
+      await db("outbox").whereIn("id", supersededIds).update({ status: "superseded", updated_at: at });
+    }
+  }
+  return intents.length;
+}
+
+interface RawOutbox extends Omit<OutboxRow, "properties" | "changed"> {
+  properties: string;
+  changed: string;
+}
+
+const fromRaw = (r: RawOutbox): OutboxRow => ({
+  ...r,
+  id: Number(r.id),
+  version: Number(r.version),
+  attempts: Number(r.attempts),
+  properties: JSON.parse(r.properties),
+  changed: JSON.parse(r.changed),
+});
+
+/** Pending rows of a destination due by `now`, oldest first. */
+export async function duePending(
+  db: Db,
+  destination: string,
+  now: string,
+  limit: number,
+): Promise<OutboxRow[]> {
+  const rows = (await db("outbox")
+    .select("*")
+    .where({ destination, status: "pending" })
+    .where("next_attempt_at", "<=", now)
+    .orderBy("id")
+    .limit(limit)) as RawOutbox[];
+  return rows.map(fromRaw);
+}
+
+/** The earliest retry time among a destination's pending rows, or null when none is pending. */
+export async function nextDue(db: Db, destination: string): Promise<string | null> {
+  const row = (await db("outbox")
+    .where({ destination, status: "pending" })
+    .min({ at: "next_attempt_at" })
+    .first()) as { at: string | null } | undefined;
+  return row?.at ?? null;
+}
+
+export async function markDelivered(db: Db, ids: readonly number[], at: string) {
+  if (ids.length > 0) await db("outbox").whereIn("id", ids).update({ status: "delivered", updated_at: at });
+}
+
+export async function markFailed(
+  db: Db,
+  id: number,
+  update: { status: "pending" | "dead"; attempts: number; nextAttemptAt: string; error: string; at: string },
+) {
+  await db("outbox").where({ id }).update({
+    status: update.status,
+    attempts: update.attempts,
+    next_attempt_at: update.nextAttemptAt,
+    last_error: update.error,
+    updated_at: update.at,
+  });
+}
+
+export async function outboxCounts(db: Db): Promise<{ destination: string; status: string; n: number }[]> {
+  const rows = (await db("outbox")
+    .select("destination", "status")
+    .count({ n: "*" })
+    .groupBy("destination", "status")) as {
+    destination: string;
+    status: string;
+    n: number | string;
+  }[];
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
+export async function outboxForKey(db: Db, entity: string, key: string): Promise<OutboxRow[]> {
+  return ((await db("outbox").where({ entity, key }).orderBy("id")) as RawOutbox[]).map(fromRaw);
+}
+
+export async function loadRemoteIds(db: Db, destination: string, entity: string, keys: readonly string[]) {
+  const rows = (await selectIn(keys, (slice) =>
+    db("destination_records")
+      .select("key", "remote_id")
+      .where({ destination, entity })
+      .whereIn("key", slice as string[]),
+  )) as { key: string; remote_id: string | null }[];
+  return new Map(rows.map((r) => [r.key, r.remote_id]));
+}
+
+export interface PushedRecord {
+  destination: string;
+  entity: string;
+  key: string;
+  remoteId: string | null;
+  pushed: Values;
+  version: number;
+  outboxId: number;
+}
+
+/** What was last pushed where: for `ferry explain`, and for updates by id instead of by lookup. */
+export async function recordPushed(db: Db, at: string, records: readonly PushedRecord[]) {
+  if (records.length === 0) return;
+  const rows = records.map((r) => ({
+    destination: r.destination,
+    entity: r.entity,
+    key: r.key,
+    remote_id: r.remoteId,
+    pushed: JSON.stringify(r.pushed),
+    version: r.version,
+    outbox_id: r.outboxId,
+    pushed_at: at,
+  }));
+  for (let i = 0; i < rows.length; i += 2000) {
+    await db("destination_records")
+      .insert(rows.slice(i, i + 2000))
+      .onConflict(["destination", "entity", "key"])
+      .merge();
+  }
+}
+
+export async function pushedForKey(db: Db, entity: string, key: string) {
+  return db("destination_records").where({ entity, key });
+}

@@ -1,0 +1,120 @@
+/** Runs, their accounting, their rejected rows, and each job's checkpoint. */
+import type { CursorPosition } from "../sources/source.ts";
+import type { Db } from "./store.ts";
+
+export const COUNTERS = [
+  "read",
+  "unchanged",
+  "changed",
+  "rejected",
+  "filtered",
+  "deleted",
+  "conflicts",
+  "outbox",
+] as const;
+export type Counter = (typeof COUNTERS)[number];
+export type Counts = Record<Counter, number>;
+
+export const zeroCounts = (): Counts => ({
+  read: 0,
+  unchanged: 0,
+  changed: 0,
+  rejected: 0,
+  filtered: 0,
+  deleted: 0,
+  conflicts: 0,
+  outbox: 0,
+});
+
+export type RunStatus = "running" | "succeeded" | "partial" | "failed" | "refused";
+
+export interface RunRow extends Counts {
+  id: number;
+  job: string;
+  mode: string;
+  status: RunStatus;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+}
+
+export async function startRun(db: Db, job: string, mode: string, at: string): Promise<number> {
+  const [row] = await db("runs").insert({ job, mode, status: "running", started_at: at }, ["id"]);
+  return Number(typeof row === "object" ? (row as { id: number }).id : row);
+}
+
+/** Adds a batch's counts to its run, inside the batch's transaction. */
+export async function addCounts(db: Db, runId: number, counts: Counts) {
+  const update: Record<string, unknown> = {};
+  for (const c of COUNTERS) if (counts[c] !== 0) update[c] = db.raw("?? + ?", [c, counts[c]]);
+  if (Object.keys(update).length > 0) await db("runs").where({ id: runId }).update(update);
+}
+
+export async function finishRun(
+  db: Db,
+  runId: number,
+  status: RunStatus,
+  at: string,
+  error: string | null = null,
+) {
+  await db("runs").where({ id: runId }).update({ status, finished_at: at, error });
+}
+
+const fromRaw = (r: RunRow): RunRow => {
+  const out = { ...r, id: Number(r.id) };
+  for (const c of COUNTERS) out[c] = Number(r[c]);
+  return out;
+};
+
+export async function getRun(db: Db, id: number): Promise<RunRow | undefined> {
+  const r = (await db("runs").where({ id }).first()) as RunRow | undefined;
+  return r ? fromRaw(r) : undefined;
+}
+
+export async function listRuns(db: Db, filter: { job?: string; limit?: number } = {}): Promise<RunRow[]> {
+  const q = db("runs")
+    .select("*")
+    .orderBy("id", "desc")
+    .limit(filter.limit ?? 20);
+  if (filter.job) q.where({ job: filter.job });
+  return ((await q) as RunRow[]).map(fromRaw);
+}
+
+export interface RejectRow {
+  line: number;
+  key: string | null;
+  code: string;
+  reason: string;
+}
+
+export async function writeRejects(db: Db, runId: number, rejects: readonly RejectRow[]) {
+  for (let i = 0; i < rejects.length; i += 1000) {
+    await db("run_rejects").insert(rejects.slice(i, i + 1000).map((r) => ({ run_id: runId, ...r })));
+  }
+}
+
+export async function listRejects(db: Db, runId: number, limit = 1000): Promise<RejectRow[]> {
+  return db("run_rejects")
+    .select("line", "key", "code", "reason")
+    .where({ run_id: runId })
+    .orderBy("line")
+    .limit(limit);
+}
+
+export async function loadCheckpoint(db: Db, job: string): Promise<CursorPosition | null> {
+  const row = (await db("checkpoints").where({ job }).first()) as { position: string } | undefined;
+  return row ? (JSON.parse(row.position) as CursorPosition) : null;
+}
+
+export async function saveCheckpoint(
+  db: Db,
+  job: string,
+  runId: number,
+  at: string,
+  position: CursorPosition,
+) {
+  await db("checkpoints")
+    .insert({ job, position: JSON.stringify(position), run_id: runId, updated_at: at })
+    .onConflict("job")
+    .merge();
+}

@@ -1,0 +1,115 @@
+/** Per (entity, key, source): that source's last canonical values and their hash. */
+import type { Observation, Values } from "../engine/types.ts";
+import { type Db, selectIn, upsertChunked } from "./store.ts";
+
+export interface StoredSnapshot {
+  key: string;
+  hash: string;
+  vals: string;
+  source_time: string | null;
+  observed_at: string;
+  run_id: number;
+}
+
+/** Hashes (and values) of one source's stored snapshots for these keys. */
+export async function loadSnapshots(db: Db, entity: string, source: string, keys: readonly string[]) {
+  const rows = await selectIn(keys, (slice) =>
+    db("snapshots")
+      .select("key", "hash", "vals", "source_time", "observed_at", "run_id")
+      .where({ entity, source })
+      .whereIn("key", slice as string[]),
+  );
+  return new Map((rows as StoredSnapshot[]).map((r) => [r.key, r]));
+}
+
+/** Every other source's observation of these keys, for merge. */
+export async function loadOtherObservations(db: Db, entity: string, source: string, keys: readonly string[]) {
+  const rows = (await selectIn(keys, (slice) =>
+    db("snapshots")
+      .select("key", "source", "vals", "source_time", "observed_at", "run_id")
+      .where({ entity })
+      .whereNot({ source })
+      .whereIn("key", slice as string[]),
+  )) as (StoredSnapshot & { source: string })[];
+  const out = new Map<string, Observation[]>();
+  for (const r of rows) {
+    const list = out.get(r.key) ?? [];
+    list.push({
+      source: r.source,
+      values: JSON.parse(r.vals) as Values,
+      sourceTime: r.source_time,
+      observedAt: r.observed_at,
+      run: String(r.run_id),
+    });
+    out.set(r.key, list);
+  }
+  return out;
+}
+
+export interface SnapshotWrite {
+  key: string;
+  hash: string;
+  values: Values;
+  sourceTime: string | null;
+}
+
+export async function writeSnapshots(
+  db: Db,
+  entity: string,
+  source: string,
+  runId: number,
+  observedAt: string,
+  rows: readonly SnapshotWrite[],
+) {
+  await upsertChunked(
+    db,
+    "snapshots",
+    rows.map((r) => ({
+      entity,
+      key: r.key,
+      source,
+      hash: r.hash,
+      vals: JSON.stringify(r.values),
+      source_time: r.sourceTime,
+      observed_at: observedAt,
+      run_id: runId,
+    })),
+    ["entity", "key", "source"],
+  );
+}
+
+export async function deleteSnapshots(db: Db, entity: string, source: string, keys: readonly string[]) {
+  await selectIn(keys, async (slice) => {
+    await db("snapshots")
+      .where({ entity, source })
+      .whereIn("key", slice as string[])
+      .delete();
+    return [];
+  });
+}
+
+export async function countSnapshots(db: Db, entity: string, source: string): Promise<number> {
+  const row = (await db("snapshots").where({ entity, source }).count({ n: "*" }).first()) as {
+    n: number | string;
+  };
+  return Number(row.n);
+}
+
+/** Streams one source's stored keys, in pages, without loading them all. */
+export async function* storedKeys(
+  db: Db,
+  entity: string,
+  source: string,
+  page = 10_000,
+): AsyncGenerator<string[]> {
+  let after: string | null = null;
+  for (;;) {
+    const q = db("snapshots").select("key").where({ entity, source }).orderBy("key").limit(page);
+    if (after !== null) q.where("key", ">", after);
+    const rows = (await q) as { key: string }[];
+    if (rows.length === 0) return;
+    yield rows.map((r) => r.key);
+    after = rows.at(-1)!.key;
+    if (rows.length < page) return;
+  }
+}
