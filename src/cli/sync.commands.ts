@@ -2,13 +2,18 @@
 import type { Command } from "commander";
 import { getJob } from "../config/load.ts";
 import { type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
-import { ExitCode } from "../errors.ts";
+import { ExitCode, FerryError } from "../errors.ts";
 import type { PlannedEvent } from "../runner/batch.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
 import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
 import { Progress, printJson, printTable } from "./output.ts";
 
 const SAMPLE = 20;
+
+/** A run's error as printed: its message and, for scripts to match on, its stable code. */
+const errorLine = (error: Error) =>
+  error instanceof FerryError ? `${error.message} [${error.code}]` : error.message;
+const errorCode = (error: Error | undefined) => (error instanceof FerryError ? error.code : undefined);
 
 function summarize(result: RunResult): string {
   const c = result.counts;
@@ -78,11 +83,12 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
           printJson({
             ...result,
             error: result.error ? String(result.error.message) : undefined,
+            errorCode: errorCode(result.error),
             delivery: Object.fromEntries(tallies),
           });
         } else {
           process.stdout.write(`${summarize(result)}\n`);
-          if (result.error) process.stdout.write(`  error: ${result.error.message}\n`);
+          if (result.error) process.stdout.write(`  error: ${errorLine(result.error)}\n`);
           for (const r of result.rejects.slice(0, SAMPLE))
             process.stdout.write(`  rejected line ${r.line}${r.key ? ` (key ${r.key})` : ""}: ${r.reason}\n`);
           if (result.counts.rejected > SAMPLE)
@@ -142,10 +148,11 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
             totals,
             samples: events,
             error: result.error?.message,
+            errorCode: errorCode(result.error),
           });
         } else {
           process.stdout.write(`plan for ${name} (nothing written): ${result.status}\n`);
-          if (result.error) process.stdout.write(`  error: ${result.error.message}\n`);
+          if (result.error) process.stdout.write(`  error: ${errorLine(result.error)}\n`);
           for (const kind of ["create", "update", "delete", "conflict", "reject"] as const) {
             process.stdout.write(`${kind}s: ${totals[kind]}\n`);
             for (const e of events[kind]) {

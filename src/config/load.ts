@@ -8,11 +8,11 @@ import path from "node:path";
 import { isMap, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { compileMapping } from "../engine/map.ts";
-import { ConfigError, type ConfigLocation } from "../errors.ts";
+import { ConfigError, type ConfigLocation, formatLocation } from "../errors.ts";
 import { type JobConfig, jobSchema } from "./job.schema.ts";
 import { type MappingConfig, mappingSchema } from "./mapping.schema.ts";
 import { type ProjectConfig, projectSchema } from "./project.schema.ts";
-import { resolveTree } from "./secrets.ts";
+import { resolveSecret, resolveTree } from "./secrets.ts";
 import { parseConfigFile } from "./yaml.ts";
 
 export interface LoadedJob {
@@ -82,7 +82,19 @@ function readValidated<S extends z.ZodType>(
     );
   }
   const parsed = parseConfigFile(file, text, schema);
-  return resolveTree(parsed, { env, baseDir: dir, where: { file } }, SECRET_PATHS);
+  return withLine(dir, file, () => resolveTree(parsed, { env, baseDir: dir, where: { file } }, SECRET_PATHS));
+}
+
+/** Reference errors know the field but not its line: adds the line, so every ConfigError names both. */
+function withLine<T>(dir: string, file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof ConfigError) || !e.location?.path || e.location.line !== undefined) throw e;
+    const prefix = `${formatLocation(e.location)}: `;
+    const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    throw new ConfigError(e.code, message, locate(dir, file, e.location.path), { cause: e.cause });
+  }
 }
 
 function yamlFiles(dir: string, sub: string): string[] {
@@ -147,6 +159,13 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
   };
   const config = attempt(() => readValidated(dir, path.basename(projectFile), projectSchema, env));
   if (!config) return { project: null, files, errors };
+  // Credentials stay references until a destination is created, but one that cannot resolve is a
+  // configuration error now: found by `validate`, and before a run writes anything.
+  for (const [name, d] of Object.entries(config.destinations)) {
+    const file = path.basename(projectFile);
+    const where = { file, path: `destinations.${name}.token` };
+    attempt(() => withLine(dir, file, () => resolveSecret(d.token, { env, baseDir: dir, where })));
+  }
 
   const mappings = new Map<string, LoadedMapping>();
   for (const file of yamlFiles(dir, config.mappings_dir)) {

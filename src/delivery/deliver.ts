@@ -105,9 +105,10 @@ export async function deliverTo(
     try {
       results = await Promise.all(chunks.map((chunk) => d.write(chunk, signal)));
     } catch (e) {
-      // The whole destination refused (bad token): stop, leave everything pending, say why.
+      // The destination as a whole is unreachable, failing, or refuses the credentials: stop this pass and
+      // leave every row pending, attempts untouched; the next pass (`ferry deliver`, `ferry serve`) resumes.
       tally.error = describeError(e);
-      log.error({ err: tally.error }, "delivery stopped");
+      log.error({ err: tally.error }, "delivery paused: the destination is unavailable");
       break;
     }
     await commitResults(store, d.name, rows, results.flat(), maxAttempts, now, options.random, tally);

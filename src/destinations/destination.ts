@@ -41,9 +41,10 @@ export interface Destination {
   /** write() calls the delivery layer may have in flight at once. */
   readonly concurrency: number;
   /**
-   * Applies the items and returns exactly one result per item, in any order. Transient failures (rate
-   * limits, 5xx, timeouts) after the destination's own retries come back as TransientError results;
-   * refusals as PermanentError results. Throws only when the whole call could not be attempted.
+   * Applies the items and returns exactly one result per item, in any order; a record the API refuses
+   * comes back as a PermanentError result. Throws when the destination as a whole is unavailable after its
+   * own retries (TransientError: unreachable, 5xx, rate limited) or refuses the credentials: the items are
+   * not to blame, and stay pending.
    */
   write(items: readonly DeliveryItem[], signal: AbortSignal): Promise<ItemResult[]>;
   close(): Promise<void>;

@@ -51,7 +51,7 @@ const converters: Record<FieldType, Converter> = {
     if (empty(raw)) return null;
     if (typeof raw === "string") return raw;
     if (typeof raw === "number" || typeof raw === "bigint" || typeof raw === "boolean") return String(raw);
-    if (raw instanceof Date) return raw.toISOString();
+    if (raw instanceof Date && !Number.isNaN(raw.getTime())) return raw.toISOString();
     throw bad("text", raw);
   },
   email(raw) {
@@ -97,7 +97,10 @@ const converters: Record<FieldType, Converter> = {
   },
   date(raw) {
     if (empty(raw)) return null;
-    if (raw instanceof Date) return raw.toISOString().slice(0, 10);
+    if (raw instanceof Date) {
+      if (Number.isNaN(raw.getTime())) throw bad("a date", raw);
+      return raw.toISOString().slice(0, 10);
+    }
     const s = String(raw).trim();
     const m = ISO_DATE.exec(s) ?? ISO_DATE.exec(s.slice(0, 10));
     if (m && (s.length === 10 || ISO_DATETIME.test(s)) && validDate(+m[1]!, +m[2]!, +m[3]!)) return m[0];
@@ -111,8 +114,10 @@ const converters: Record<FieldType, Converter> = {
     }
     const s = String(raw).trim();
     const m = ISO_DATETIME.exec(s);
+    // Date would roll an impossible day over (Feb 30 -> Mar 1): check the calendar date first.
+    const d = m ? ISO_DATE.exec(m[1]!) : null;
     // A value without a zone is read as UTC.
-    const t = m ? new Date(`${m[1]}T${m[2]}${m[3] ?? "Z"}`) : null;
+    const t = m && d && validDate(+d[1]!, +d[2]!, +d[3]!) ? new Date(`${m[1]}T${m[2]}${m[3] ?? "Z"}`) : null;
     if (!t || Number.isNaN(t.getTime())) throw bad("an ISO 8601 date and time", raw);
     return t.toISOString();
   },

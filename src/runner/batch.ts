@@ -99,6 +99,8 @@ export async function processBatch(
       continue;
     }
     if (!ctx.filter(mapped.values)) {
+      // Out of the job's scope is not gone from the source: a filtered record is never taken for a delete.
+      ctx.seen?.add(mapped.key);
       counts.filtered++;
       continue;
     }
@@ -122,6 +124,7 @@ export async function processBatch(
     });
   }
   counts.rejected = rejects.length;
+  rejects.sort((a, b) => a.line - b.line);
 
   const stored = await loadSnapshots(
     db,

@@ -3,12 +3,13 @@
  * deletes at the end of a snapshot, and account for every row read. A dry run takes the same path inside
  * a transaction that is rolled back, so `ferry plan` shows exactly what `ferry run` would do.
  */
+import { setImmediate } from "node:timers/promises";
 import type { LoadedJob, Project } from "../config/load.ts";
 import { compileMapping } from "../engine/map.ts";
 import { mergeRules } from "../engine/merge.ts";
 import { SeenKeys } from "../engine/seen-keys.ts";
 import { converterFor } from "../engine/values.ts";
-import { ConfigError, describeError, FatalError, type FerryError } from "../errors.ts";
+import { ConfigError, describeError, FatalError, FerryError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sources } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
@@ -21,7 +22,7 @@ import {
   startRun,
   zeroCounts,
 } from "../state/runs.repo.ts";
-import type { Db, StateStore } from "../state/store.ts";
+import { type Db, type StateStore, withoutSql } from "../state/store.ts";
 import { type PlannedEvent, processBatch } from "./batch.ts";
 import { applyDeletes, findMissing } from "./deletes.ts";
 import { compileFilter } from "./filter.ts";
@@ -150,6 +151,9 @@ export async function runJob(
       addInto(totals, outcome.counts);
       for (const r of outcome.rejects) if (rejects.length < MAX_REJECTS_KEPT) rejects.push(r);
       options.onProgress?.({ ...totals });
+      // better-sqlite3 answers synchronously: without a turn of the event loop between batches, a SIGTERM
+      // (or a timer, or a cron tick) waits for the end of the run, and "no new batch starts" cannot hold.
+      await setImmediate();
     }
     if (ctxBase.seen) {
       const seen = ctxBase.seen;
@@ -206,9 +210,24 @@ export async function runJob(
     }
     if (totals.rejected > 0) status = "partial";
   } catch (e) {
-    error = e instanceof Error ? e : new Error(String(e));
+    // A driver's error (state store or source) carries the failing SQL and its values: keep only its words.
+    error = signal.aborted
+      ? new TransientError(
+          "RUN_INTERRUPTED",
+          `the run was interrupted (${describeError(signal.reason)}); every committed batch stands and the next run resumes from there`,
+          { cause: e },
+        )
+      : e instanceof FerryError
+        ? e
+        : new FatalError(
+            "RUN_FAILED",
+            `the run stopped: ${withoutSql(e)}; nothing past the last committed batch was applied`,
+            {
+              cause: e,
+            },
+          );
     status = e instanceof FatalError && e.code === "MASS_DELETE_REFUSED" ? "refused" : "failed";
-    runLog.error({ err: describeError(e) }, "run failed");
+    runLog.error({ err: describeError(error) }, "run failed");
   } finally {
     await source.close();
   }

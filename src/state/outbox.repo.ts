@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { OutboxIntent, Values } from "../engine/types.ts";
-import { type Db, insertChunked, selectIn } from "./store.ts";
+import { type Db, insertChunked, selectIn, upsertChunked } from "./store.ts";
 
 export type OutboxStatus = "pending" | "delivered" | "dead" | "superseded";
 
@@ -194,7 +194,14 @@ export interface PushedRecord {
 /** What was last pushed where: for `ferry explain`, and for updates by id instead of by lookup. */
 export async function recordPushed(db: Db, at: string, records: readonly PushedRecord[]) {
   if (records.length === 0) return;
-  const rows = records.map((r) => ({
+  // One row per key: PostgreSQL refuses an upsert that touches the same row twice in one statement.
+  const latest = new Map<string, PushedRecord>();
+  for (const r of records) {
+    const id = `${r.destination}\u0000${r.entity}\u0000${r.key}`;
+    const prior = latest.get(id);
+    if (!prior || prior.version <= r.version) latest.set(id, r);
+  }
+  const rows = [...latest.values()].map((r) => ({
     destination: r.destination,
     entity: r.entity,
     key: r.key,
@@ -204,12 +211,7 @@ export async function recordPushed(db: Db, at: string, records: readonly PushedR
     outbox_id: r.outboxId,
     pushed_at: at,
   }));
-  for (let i = 0; i < rows.length; i += 2000) {
-    await db("destination_records")
-      .insert(rows.slice(i, i + 2000))
-      .onConflict(["destination", "entity", "key"])
-      .merge();
-  }
+  await upsertChunked(db, "destination_records", rows, ["destination", "entity", "key"]);
 }
 
 export async function pushedForKey(db: Db, entity: string, key: string) {

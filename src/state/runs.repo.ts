@@ -1,6 +1,6 @@
 /** Runs, their accounting, their rejected rows, and each job's checkpoint. */
 import type { CursorPosition } from "../sources/source.ts";
-import type { Db } from "./store.ts";
+import { type Db, insertChunked } from "./store.ts";
 
 export const COUNTERS = [
   "read",
@@ -88,9 +88,11 @@ export interface RejectRow {
 }
 
 export async function writeRejects(db: Db, runId: number, rejects: readonly RejectRow[]) {
-  for (let i = 0; i < rejects.length; i += 1000) {
-    await db("run_rejects").insert(rejects.slice(i, i + 1000).map((r) => ({ run_id: runId, ...r })));
-  }
+  await insertChunked(
+    db,
+    "run_rejects",
+    rejects.map((r) => ({ run_id: runId, line: r.line, key: r.key, code: r.code, reason: r.reason })),
+  );
 }
 
 export async function listRejects(db: Db, runId: number, limit = 1000): Promise<RejectRow[]> {

@@ -20,7 +20,8 @@ export interface StateStore {
 }
 
 function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
+  // The password may also be a query parameter (`?password=`), which pg honours.
+  return url.replace(/\/\/[^@/]*@/, "//***@").replace(/([?&]password=)[^&#]*/gi, "$1***");
 }
 
 export async function openStateStore(config: StateConfig, baseDir: string): Promise<StateStore> {
@@ -72,31 +73,64 @@ export async function openStateStore(config: StateConfig, baseDir: string): Prom
   return { knex, dialect, describe, close: () => knex.destroy() };
 }
 
+const quoteId = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
 /** Rows per multi-row statement so that bindings stay under SQLite's and PostgreSQL's limits. */
 export function chunkFor(columns: number): number {
   return Math.max(1, Math.floor(30_000 / columns));
 }
 
-export async function insertChunked(db: Db, table: string, rows: Record<string, unknown>[]): Promise<void> {
+/**
+ * Multi-row `INSERT ... VALUES (...), (...)`, optionally `ON CONFLICT ... DO UPDATE`: the same SQL on
+ * SQLite and PostgreSQL. (knex's own multi-row insert on SQLite is a compound SELECT, limited to 500 rows.)
+ */
+async function insertRows(
+  db: Db,
+  table: string,
+  rows: Record<string, unknown>[],
+  conflict?: string[],
+): Promise<void> {
   if (rows.length === 0) return;
-  const size = chunkFor(Object.keys(rows[0]!).length);
-  for (let i = 0; i < rows.length; i += size) await db(table).insert(rows.slice(i, i + size));
+  const columns = Object.keys(rows[0]!);
+  const size = chunkFor(columns.length);
+  const tuple = `(${columns.map(() => "?").join(",")})`;
+  const head = `INSERT INTO ${quoteId(table)} (${columns.map(quoteId).join(",")}) VALUES `;
+  const tail = conflict
+    ? ` ON CONFLICT (${conflict.map(quoteId).join(",")}) DO UPDATE SET ${columns
+        .filter((c) => !conflict.includes(c))
+        .map((c) => `${quoteId(c)} = excluded.${quoteId(c)}`)
+        .join(", ")}`
+    : "";
+  for (let i = 0; i < rows.length; i += size) {
+    const slice = rows.slice(i, i + size);
+    const bindings: unknown[] = [];
+    for (const r of slice) for (const c of columns) bindings.push(r[c] ?? null);
+    await db.raw(head + new Array(slice.length).fill(tuple).join(",") + tail, bindings as Knex.RawBinding[]);
+  }
 }
 
-export async function upsertChunked(
+export function insertChunked(db: Db, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  return insertRows(db, table, rows);
+}
+
+export function upsertChunked(
   db: Db,
   table: string,
   rows: Record<string, unknown>[],
   conflict: string[],
 ): Promise<void> {
-  if (rows.length === 0) return;
-  const size = chunkFor(Object.keys(rows[0]!).length);
-  for (let i = 0; i < rows.length; i += size) {
-    await db(table)
-      .insert(rows.slice(i, i + size))
-      .onConflict(conflict)
-      .merge();
-  }
+  return insertRows(db, table, rows, conflict);
+}
+
+/**
+ * A driver's error without the SQL text knex puts in front of it: that text holds record values, which
+ * must not reach logs, run records or the terminal.
+ */
+export function withoutSql(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cut = message.lastIndexOf(" - ");
+  const text = cut >= 0 ? message.slice(cut + 3) : message;
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
 /** `IN (...)` lookups in slices that fit the binding limits. */

@@ -7,7 +7,7 @@
 import { resolveSecret } from "../../config/secrets.ts";
 import { TokenBucket } from "../../delivery/backoff.ts";
 import type { Values } from "../../engine/types.ts";
-import { type FerryError, PermanentError } from "../../errors.ts";
+import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import type {
   DeliveryItem,
   Destination,
@@ -101,7 +101,11 @@ export function createHubSpotDestination(
         await sendSplitting(items.slice(mid), call, onDone, fail);
         return;
       }
-      if (error instanceof PermanentError && error.code === "DEST_UNAUTHORIZED") throw error;
+      if (
+        (error instanceof PermanentError && error.code === "DEST_UNAUTHORIZED") ||
+        error instanceof TransientError
+      )
+        throw error;
       for (const i of items) fail(i, error);
     }
   }
@@ -254,7 +258,9 @@ export function createHubSpotDestination(
         try {
           await writeObject(group[0]!.object, group, signal, results);
         } catch (e) {
-          if ((e as FerryError).code === "DEST_UNAUTHORIZED") throw e;
+          // A refused token, or HubSpot unreachable or failing after the client's retries: the call as a
+          // whole could not be made, and the records are not to blame. The delivery layer keeps them pending.
+          if ((e as FerryError).code === "DEST_UNAUTHORIZED" || e instanceof TransientError) throw e;
           const done = new Set(results.map((r) => r.outboxId));
           for (const i of group)
             if (!done.has(i.outboxId))

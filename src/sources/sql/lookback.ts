@@ -32,14 +32,11 @@ export function lowerBound(cursor: string | number, lookback: string | number | 
   }
   const [, date, sep, time, frac = "", zone = ""] = m;
   const utc = Date.parse(`${date}T${time}${frac}${zone === "" ? "Z" : zone}`);
-  const shifted = new Date(utc - ms);
-  // Keep the value's own zone: a zoned value is shifted in UTC then printed with Z only if it had Z.
-  if (zone !== "" && zone !== "Z")
-    return shifted
-      .toISOString()
-      .replace(/\.\d{3}Z$/, `${frac}Z`)
-      .replace("T", sep!);
-  const iso = shifted.toISOString();
+  // Keep the value's own zone: the shifted instant is printed in the cursor's offset, so that a text column
+  // (SQLite) compares like with like. Printing a `-05:00` value in UTC would raise the bound and skip rows.
+  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
+  const offset = z ? (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3])) * 60_000 : 0;
+  const iso = new Date(utc - ms + offset).toISOString();
   const fraction = frac === "" ? "" : iso.slice(19, 23).padEnd(frac.length, "0").slice(0, frac.length);
   return `${iso.slice(0, 10)}${sep}${iso.slice(11, 19)}${fraction}${zone}`;
 }

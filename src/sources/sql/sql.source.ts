@@ -56,32 +56,58 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
     const key = quote(req.keyColumn);
     let line = 0;
     let lastKey: unknown;
-    const page = async (sql: string, bindings: unknown[]) => {
+    const page = async (sql: string, bindings: unknown[], limit = req.batchSize) => {
       req.signal.throwIfAborted();
       try {
-        return (await db.raw(sql, [...bindings, req.batchSize] as Knex.RawBinding[])) as Record<
-          string,
-          unknown
-        >[];
+        return (await db.raw(sql, [...bindings, limit] as Knex.RawBinding[])) as Record<string, unknown>[];
       } catch (e) {
         throw queryError(e, config.connection);
       }
     };
     if (req.mode === "snapshot" || !req.cursor) {
-      for (;;) {
-        const where = lastKey === undefined ? "" : `WHERE ${key} > ?`;
+      // Paging by key cannot step past a NULL key (`key > NULL` matches nothing: a page ending on one would
+      // end the read). Rows without a key, rejected downstream, are read first, by offset; then the others.
+      for (let offset = 0; ; offset += req.batchSize) {
         const rows = await page(
+          `SELECT * FROM (\n${inner}\n) AS ferry_q WHERE ${key} IS NULL LIMIT ? OFFSET ${offset}`,
+          [],
+        );
+        if (rows.length > 0)
+          yield {
+            rows: rows.map((values) => ({ values, line: ++line })),
+            rejects: [],
+            columns: Object.keys(rows[0]!),
+          };
+        if (rows.length < req.batchSize) break;
+      }
+      // Pages step on with `key >= last`, skipping the rows of the last key already read, so that a query
+      // returning a key twice across a page boundary still yields both rows: the engine rejects the second
+      // as a duplicate instead of never seeing it.
+      let seenOfLast = 0;
+      for (;;) {
+        const where = `WHERE ${key} IS NOT NULL${lastKey === undefined ? "" : ` AND ${key} >= ?`}`;
+        const limit = req.batchSize + seenOfLast;
+        const fetched = await page(
           `SELECT * FROM (\n${inner}\n) AS ferry_q ${where} ORDER BY ${key} LIMIT ?`,
           lastKey === undefined ? [] : [lastKey],
+          limit,
         );
+        let skip = 0;
+        while (skip < seenOfLast && skip < fetched.length && fetched[skip]![req.keyColumn] === lastKey)
+          skip++;
+        const rows = skip === 0 ? fetched : fetched.slice(skip);
         if (rows.length === 0) return;
+        const previousLast = lastKey;
         lastKey = rows.at(-1)![req.keyColumn];
+        let sameAsLast = 0;
+        for (let i = rows.length - 1; i >= 0 && rows[i]![req.keyColumn] === lastKey; i--) sameAsLast++;
+        seenOfLast = lastKey === previousLast ? seenOfLast + sameAsLast : sameAsLast;
         yield {
           rows: rows.map((values) => ({ values, line: ++line })),
           rejects: [],
           columns: Object.keys(rows[0]!),
         };
-        if (rows.length < req.batchSize) return;
+        if (fetched.length < limit) return;
       }
     }
     const cur = quote(req.cursor.column);

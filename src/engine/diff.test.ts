@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { changedFields, hashValues } from "./diff.ts";
+import type { Value, Values } from "./types.ts";
+
+describe("hashValues", () => {
+  test("is stable across runs and versions (a change would re-compare every stored record)", () => {
+    assert.equal(
+      hashValues({ id: "C1", name: "Ada", n: 1, ok: true, x: null }, ["id", "name", "n", "ok", "x"]),
+      "rofrlso0r/0bisPrY7qkerow8qg=",
+    );
+    assert.equal(hashValues({}, []), "2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
+  });
+
+  test("keeps types apart: 1, '1', true, null and '' differ", () => {
+    const values: Value[] = [1, "1", true, "true", null, "null", "", 0, false];
+    const hashes = values.map((v) => hashValues({ f: v }, ["f"]));
+    assert.equal(new Set(hashes).size, values.length);
+  });
+
+  test("a missing field hashes like null", () => {
+    assert.equal(hashValues({}, ["a"]), hashValues({ a: null }, ["a"]));
+    assert.equal(hashValues({}, ["a"]), "nk8s6OxLXbinshxrOTgS3z0uNtQ=");
+  });
+
+  test("only the listed fields count, in the listed order", () => {
+    const v = { a: "x", b: "y", extra: 42 };
+    assert.equal(hashValues(v, ["a", "b"]), hashValues({ a: "x", b: "y" }, ["a", "b"]));
+    assert.notEqual(hashValues(v, ["a", "b"]), hashValues(v, ["b", "a"]));
+    // Adding a field to the mapping changes the hash even while that field is empty.
+    assert.notEqual(hashValues(v, ["a", "b"]), hashValues(v, ["a", "b", "c"]));
+  });
+
+  test("value boundaries cannot be shifted between fields", () => {
+    assert.notEqual(
+      hashValues({ a: "x\u001f", b: "y" }, ["a", "b"]),
+      hashValues({ a: "x", b: "\u001fy" }, ["a", "b"]),
+    );
+    assert.notEqual(hashValues({ a: "x,", b: "y" }, ["a", "b"]), hashValues({ a: "x", b: ",y" }, ["a", "b"]));
+  });
+
+  test("does not depend on the object's key order", () => {
+    assert.equal(hashValues({ a: 1, b: 2 }, ["a", "b"]), hashValues({ b: 2, a: 1 }, ["a", "b"]));
+  });
+});
+
+describe("changedFields", () => {
+  const fields = ["id", "name", "email", "limit"];
+
+  test("without a previous version: every field the record has, null included, in field order", () => {
+    assert.deepEqual(changedFields(undefined, { name: "Ada", id: "1", email: null }, fields), [
+      "id",
+      "name",
+      "email",
+    ]);
+  });
+
+  test("only the fields whose value differs, by type too", () => {
+    const prev: Values = { id: "1", name: "Ada", email: "a@x.io", limit: 10 };
+    assert.deepEqual(changedFields(prev, { ...prev }, fields), []);
+    assert.deepEqual(changedFields(prev, { ...prev, name: "Ada L." }, fields), ["name"]);
+    assert.deepEqual(changedFields(prev, { ...prev, limit: "10" }, fields), ["limit"]);
+    assert.deepEqual(changedFields(prev, { ...prev, email: null, limit: 11 }, fields), ["email", "limit"]);
+  });
+
+  test("a field missing on one side equals null, and fields outside the list are ignored", () => {
+    assert.deepEqual(changedFields({ id: "1", name: null }, { id: "1", other: "x" }, fields), []);
+    assert.deepEqual(changedFields({ id: "1" }, { id: "1", name: "" }, fields), ["name"]);
+  });
+});
+
+describe("properties", () => {
+  const FIELDS = ["a", "b", "c", "d"];
+  // Canonical values: what the converters produce (safe integers, text, booleans, null).
+  const value: fc.Arbitrary<Value> = fc.oneof(
+    fc.constantFrom<Value>(null, "", "1", 1, 0, true, false, "true", "null"),
+    fc.string({ maxLength: 6, unit: "grapheme" }),
+    fc.maxSafeInteger(),
+    fc.boolean(),
+  );
+  const record = fc.dictionary(fc.constantFrom(...FIELDS), value, { maxKeys: FIELDS.length });
+  // Pairs that share most values, so that equal and near-equal records are common.
+  const pair = fc.tuple(record, record, fc.subarray(FIELDS)).map(([a, b, copy]): [Values, Values] => {
+    const next: Values = { ...b };
+    for (const f of copy) {
+      if (f in a) next[f] = a[f]!;
+      else delete next[f];
+    }
+    return [a, next];
+  });
+  const same = (x: Values, y: Values, f: string) => (x[f] ?? null) === (y[f] ?? null);
+
+  test("the hashes are equal exactly when the values are equal over the fields", () => {
+    fc.assert(
+      fc.property(pair, ([a, b]) => {
+        const equal = FIELDS.every((f) => same(a, b, f));
+        assert.equal(hashValues(a, FIELDS) === hashValues(b, FIELDS), equal);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("changedFields is empty exactly when the hashes are equal", () => {
+    fc.assert(
+      fc.property(pair, ([a, b]) => {
+        assert.equal(
+          changedFields(a, b, FIELDS).length === 0,
+          hashValues(a, FIELDS) === hashValues(b, FIELDS),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("changedFields is exactly the fields that differ, in field order, and is symmetric", () => {
+    fc.assert(
+      fc.property(pair, fc.shuffledSubarray(FIELDS), ([a, b], fields) => {
+        const expected = fields.filter((f) => !same(a, b, f));
+        assert.deepEqual(changedFields(a, b, fields), expected);
+        assert.deepEqual(changedFields(b, a, fields), expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,313 @@
+/**
+ * `npm run bench`: Ferry's throughput and memory on a generated 1M-row, 10-column legacy table (SQLite),
+ * synced into the HubSpot emulator (running in its own process, rate limit off), state in SQLite.
+ *
+ * For each size (100k and 1M rows, each in a fresh process so peak RSS is its own) it times:
+ *   - the raw read+hash rate of the table (better-sqlite3 iterate + the same hash Ferry uses): the limit;
+ *   - a full first sync (read, map, hash, merge, state writes, delivery of every record);
+ *   - a re-run with nothing changed;
+ *   - a re-run with 1% of the rows changed, checking that exactly those are pushed.
+ * It prints rows/s, each as a ratio to the limit, and peak RSS. It never fails on a timing.
+ *
+ *   npm run bench                 # 100k and 1M
+ *   npm run bench -- --rows 200000
+ */
+import { spawn } from "node:child_process";
+import { hash } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import Database from "better-sqlite3";
+
+const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const benchDir = path.join(root, ".ferry", "bench");
+const args = parseArgs({
+  options: { rows: { type: "string", multiple: true }, child: { type: "string" } },
+}).values;
+
+function sourcePath(rows: number) {
+  return path.join(benchDir, `source-${rows}.db`);
+}
+
+/** A legacy-looking table: integer key and nine columns of text, numbers, a decimal and a timestamp. */
+function ensureSource(rows: number) {
+  const file = sourcePath(rows);
+  if (existsSync(file)) {
+    const db = new Database(file, { readonly: true });
+    const n = (db.prepare("SELECT COUNT(*) AS n FROM items").get() as { n: number }).n;
+    db.close();
+    if (n === rows) return file;
+  }
+  mkdirSync(benchDir, { recursive: true });
+  rmSync(file, { force: true });
+  const db = new Database(file);
+  db.pragma("journal_mode = OFF");
+  db.exec(`CREATE TABLE items (ITEM_ID INTEGER PRIMARY KEY, NAME TEXT, CITY TEXT, COUNTRY TEXT, EMAIL TEXT, STATUS TEXT,
+    QTY INTEGER, RANK INTEGER, PRICE TEXT, UPDATED_AT TEXT)`);
+  const insert = db.prepare("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?)");
+  const cities = ["Berlin", "Lyon", "Porto", "Turin", "Gdańsk", "Malmö", "Brno", "Graz"];
+  db.transaction(() => {
+    for (let i = 1; i <= rows; i++) {
+      insert.run(
+        i,
+        `Item ${i}`,
+        cities[i % cities.length],
+        ["DE", "FR", "PT", "IT", "PL", "SE", "CZ", "AT"][i % 8],
+        `item${i}@example.com`,
+        i % 7 === 0 ? "inactive" : "active",
+        i % 1000,
+        (i * 7919) % 100_000,
+        `${(i % 10_000) / 100}`,
+        new Date(Date.UTC(2020, 0, 1) + i * 60_000).toISOString().replace("T", " ").slice(0, 19),
+      );
+    }
+  })();
+  db.close();
+  return file;
+}
+
+function projectFiles(dir: string, source: string) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(path.join(dir, "jobs"), { recursive: true });
+  mkdirSync(path.join(dir, "mappings"), { recursive: true });
+  writeFileSync(
+    path.join(dir, "ferry.yaml"),
+    `state: { path: state.db }
+connections:
+  legacy: { dialect: sqlite, path: ${JSON.stringify(source)} }
+destinations:
+  hubspot: { type: hubspot, base_url: "\${env:HUBSPOT_BASE_URL}", token: "\${env:HUBSPOT_TOKEN}", rate_limit: null, concurrency: 4 }
+`,
+  );
+  const fields = [
+    "item_id",
+    "name",
+    "city",
+    "country",
+    "email",
+    "status",
+    "qty",
+    "rank",
+    "price",
+    "updated_at",
+  ];
+  const types: Record<string, string> = {
+    item_id: "integer",
+    qty: "integer",
+    rank: "integer",
+    price: "decimal",
+    updated_at: "datetime",
+    email: "email",
+  };
+  writeFileSync(
+    path.join(dir, "mappings", "item.yaml"),
+    `entity: item
+key: item_id
+fields:
+${fields.map((f) => `  ${f}: { type: ${types[f] ?? "string"}${f === "item_id" ? "" : ", rule: { owner: legacy }"} }`).join("\n")}
+sources:
+  legacy:
+${fields.map((f) => `    ${f}: ${f.toUpperCase()}`).join("\n")}
+destinations:
+  hubspot:
+    object: items
+    match: { property: item_id }
+    fields:
+${fields.map((f) => `      ${f}: ${f}`).join("\n")}
+`,
+  );
+  writeFileSync(
+    path.join(dir, "jobs", "items.yaml"),
+    `source: { type: sql, connection: legacy, query: "SELECT * FROM items" }
+mapping: item
+as: legacy
+mode: snapshot
+batch_size: 1000
+deletes: { policy: propagate, max_share: 0.2 }
+`,
+  );
+}
+
+async function startEmulatorProcess(): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [path.join(root, "fixtures/hubspot-emulator/main.ts"), "--unique", "items:item_id"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+function rawReadHash(file: string, rows: number): number {
+  const db = new Database(file, { readonly: true });
+  const t0 = performance.now();
+  let n = 0;
+  let last = "";
+  for (const row of db.prepare("SELECT * FROM items").iterate() as Iterable<Record<string, unknown>>) {
+    let text = "";
+    for (const k in row) text += `${JSON.stringify(row[k])}\u001f`;
+    last = hash("sha1", text, "base64");
+    n++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  db.close();
+  if (n !== rows || !last) throw new Error(`read ${n} rows, expected ${rows}`);
+  return s;
+}
+
+/** One size, in its own process: prints one JSON line of figures. */
+async function child(rows: number) {
+  const { loadProject, getJob } = await import("../../src/config/load.ts");
+  const { openStateStore } = await import("../../src/state/store.ts");
+  const { runJob } = await import("../../src/runner/run-job.ts");
+  const { deliverAll } = await import("../../src/delivery/deliver.ts");
+  const { createDestinations } = await import("../../src/cli/context.ts");
+  const { silentLogger } = await import("../../src/log.ts");
+
+  const source = sourcePath(rows);
+  const dir = path.join(benchDir, `project-${rows}`);
+  projectFiles(dir, source);
+  const emulator = await startEmulatorProcess();
+  const project = loadProject(path.join(dir, "ferry.yaml"), {
+    ...process.env,
+    HUBSPOT_BASE_URL: emulator.url,
+    HUBSPOT_TOKEN: "bench",
+  });
+  const store = await openStateStore(project.config.state, project.dir);
+  const job = getJob(project, "items");
+  const log = silentLogger;
+  const destinations = createDestinations(project, log);
+
+  const sync = async () => {
+    const t0 = performance.now();
+    const result = await runJob(project, job, store, { log });
+    const t1 = performance.now();
+    const tally = (await deliverAll(project, store, destinations, { log })).get("hubspot")!;
+    const t2 = performance.now();
+    if (result.status !== "succeeded") throw new Error(`run ${result.status}: ${result.error?.message}`);
+    return {
+      seconds: (t2 - t0) / 1000,
+      extract: (t1 - t0) / 1000,
+      deliver: (t2 - t1) / 1000,
+      counts: result.counts,
+      tally,
+    };
+  };
+
+  const raw = rawReadHash(source, rows);
+  const full = await sync();
+  const none = await sync();
+  const db = new Database(source);
+  const changed = db
+    .prepare("UPDATE items SET CITY = CITY || ' (moved)' WHERE ITEM_ID % 100 = 0")
+    .run().changes;
+  db.close();
+  const some = await sync();
+  // Put the source back, so the next bench run starts from the same table.
+  const restore = new Database(source);
+  restore.prepare("UPDATE items SET CITY = substr(CITY, 1, length(CITY) - 8) WHERE ITEM_ID % 100 = 0").run();
+  restore.close();
+
+  await store.close();
+  await emulator.stop();
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(
+    JSON.stringify({
+      rows,
+      raw,
+      full,
+      none,
+      some,
+      changed,
+      pushedOnChange: some.tally.updated + some.tally.created,
+      peakRssMb,
+    }),
+  );
+}
+
+async function main() {
+  const sizes = (args.rows ?? ["100000", "1000000"]).map(Number);
+  const results: Record<string, unknown>[] = [];
+  for (const rows of sizes) {
+    process.stderr.write(`generating ${rows} rows… `);
+    ensureSource(rows);
+    process.stderr.write("benchmarking…\n");
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = spawn(
+        process.execPath,
+        ["--expose-gc", fileURLToPath(import.meta.url), "--child", String(rows)],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      let text = "";
+      c.stdout.on("data", (d: Buffer) => {
+        text += d.toString();
+      });
+      c.once("exit", (code) =>
+        code === 0 ? resolve(text) : reject(new Error(`bench for ${rows} rows exited with ${code}`)),
+      );
+    });
+    results.push(JSON.parse(out.trim().split("\n").at(-1)!));
+  }
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  for (const r of results as {
+    rows: number;
+    raw: number;
+    full: { seconds: number; extract: number; deliver: number };
+    none: { seconds: number };
+    some: { seconds: number };
+    changed: number;
+    pushedOnChange: number;
+    peakRssMb: number;
+  }[]) {
+    const limit = r.rows / r.raw;
+    const line = (name: string, seconds: number, extra = "") =>
+      console.log(
+        `  ${name.padEnd(28)} ${seconds.toFixed(2).padStart(7)} s ${fmt(r.rows / seconds).padStart(10)} rows/s  ${(r.rows / seconds / limit).toFixed(2)} x limit${extra}`,
+      );
+    console.log(
+      `\n${fmt(r.rows)} rows, 10 columns (SQLite source, SQLite state, HubSpot emulator with no rate limit)`,
+    );
+    line("raw read+hash (the limit)", r.raw);
+    line(
+      "full first sync",
+      r.full.seconds,
+      `  (extract ${r.full.extract.toFixed(2)} s + deliver ${r.full.deliver.toFixed(2)} s)`,
+    );
+    line("re-run, nothing changed", r.none.seconds);
+    line(
+      "re-run, 1% changed",
+      r.some.seconds,
+      `  (${(r.some.seconds / r.none.seconds).toFixed(2)} x no-change time; ${fmt(r.pushedOnChange)} pushed for ${fmt(r.changed)} changed)`,
+    );
+    console.log(`  peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+  }
+  if (results.length >= 2) {
+    const [a, b] = results as { rows: number; peakRssMb: number }[];
+    console.log(
+      `\npeak RSS ${fmt(b!.rows)} vs ${fmt(a!.rows)} rows: ${((100 * (b!.peakRssMb - a!.peakRssMb)) / a!.peakRssMb).toFixed(0)}%`,
+    );
+  }
+}
+
+if (args.child) await child(Number(args.child));
+else await main();
