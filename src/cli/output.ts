@@ -34,6 +34,7 @@ export class Progress {
     this.#last = t;
     process.stderr.write(`\r\x1b[K${text}`);
   }
+
   done() {
     if (this.#enabled) process.stderr.write("\r\x1b[K");
   }

@@ -201,8 +201,8 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
         process.exitCode = [...tallies.values()].some((t) => t.error)
           ? ExitCode.unavailable
           : [...tallies.values()].some((t) => t.dead > 0)
-            ? ExitCode.partial
-            : ExitCode.ok;
+              ? ExitCode.partial
+              : ExitCode.ok;
       } finally {
         await ctx.close();
       }

@@ -70,7 +70,7 @@ test("writeJsonSchemas writes one pretty-printed file per schema, usable by a va
     const text = await readFile(join(dir, "schemas", "job.schema.json"), "utf8");
     assert.ok(
       text.startsWith(
-        '{\n  "$schema": "https://json-schema.org/draft/2020-12/schema",\n  "$id": "job.schema.json",',
+        "{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n  \"$id\": \"job.schema.json\",",
       ),
     );
     assert.ok(text.endsWith("}\n"));

@@ -123,7 +123,7 @@ test("a Secret never prints its value, whatever formats it", () => {
   ];
   for (const text of printed) assert.doesNotMatch(text, /s3cr3t/, text);
   assert.equal(String(secret), "[secret]");
-  assert.equal(JSON.stringify(secret), '"[secret]"');
+  assert.equal(JSON.stringify(secret), "\"[secret]\"");
   assert.ok(new Secret("x") instanceof Secret);
 });
 

@@ -70,7 +70,7 @@ test("a duplicate key is a syntax error naming the key", () => {
   assert.equal(error.code, "CONFIG_YAML_SYNTAX");
   assert.equal(
     error.message,
-    'jobs/erp.yaml:3:1: key "mode" appears twice in the same mapping: keep only one',
+    "jobs/erp.yaml:3:1: key \"mode\" appears twice in the same mapping: keep only one",
   );
 });
 
@@ -88,7 +88,7 @@ test("an unknown key points at its own line and suggests the closest allowed key
   assert.deepEqual(error.location, { file: "jobs/erp.yaml", line: 5, column: 3, path: "source.batch_sise" });
   assert.equal(
     error.message,
-    'jobs/erp.yaml:5:3 (source.batch_sise): unknown key "batch_sise" (did you mean "batch_size"?); allowed keys: host, batch_size',
+    "jobs/erp.yaml:5:3 (source.batch_sise): unknown key \"batch_sise\" (did you mean \"batch_size\"?); allowed keys: host, batch_size",
   );
 });
 
@@ -99,7 +99,7 @@ test("an unknown key with nothing close only lists the allowed keys", () => {
       line: 5,
       column: 1,
       message:
-        'unknown key "colour"; allowed keys: name, source, mode, fields, input, lookback, enabled, token',
+        "unknown key \"colour\"; allowed keys: name, source, mode, fields, input, lookback, enabled, token",
     },
   ]);
 });
@@ -110,7 +110,7 @@ test("a missing required key points at the parent mapping and says what was expe
       path: "source.batch_size",
       line: 2,
       column: 1,
-      message: 'missing required key "batch_size": expected a whole number ≥ 1',
+      message: "missing required key \"batch_size\": expected a whole number ≥ 1",
     },
   ]);
   assert.deepEqual(issuesOf("source:\n  host: db.local\n  batch_size: 5\n"), [
@@ -131,7 +131,7 @@ test("a wrong type deep in a list points at the value and shows it", () => {
       line: 8,
       column: 12,
       message:
-        'expected a number > 0 and ≤ 10, got "12" (it is in quotes, so YAML reads it as text: remove the quotes)',
+        "expected a number > 0 and ≤ 10, got \"12\" (it is in quotes, so YAML reads it as text: remove the quotes)",
     },
     {
       path: "fields[2].name",
@@ -144,28 +144,28 @@ test("a wrong type deep in a list points at the value and shows it", () => {
 
 test("a value out of an enum lists the allowed values", () => {
   assert.deepEqual(issuesOf(`${valid}mode: merge\n`), [
-    { path: "mode", line: 5, column: 7, message: 'expected one of append, upsert, mirror, got "merge"' },
+    { path: "mode", line: 5, column: 7, message: "expected one of append, upsert, mirror, got \"merge\"" },
   ]);
 });
 
 test("a discriminated union with an unknown type lists the allowed types", () => {
   assert.deepEqual(issuesOf(`${valid}input:\n  type: xml\n  path: a.xml\n`), [
-    { path: "input.type", line: 6, column: 9, message: 'expected one of sql, csv, got "xml"' },
+    { path: "input.type", line: 6, column: 9, message: "expected one of sql, csv, got \"xml\"" },
   ]);
   assert.deepEqual(issuesOf(`${valid}input:\n  path: a.csv\n`), [
     {
       path: "input.type",
       line: 5,
       column: 1,
-      message: 'missing required key "type": expected one of sql, csv',
+      message: "missing required key \"type\": expected one of sql, csv",
     },
   ]);
 });
 
 test("the branch of a discriminated union chosen by its type reports its own keys", () => {
   assert.deepEqual(issuesOf(`${valid}input:\n  type: csv\n  query: select 1\n`), [
-    { path: "input.path", line: 5, column: 1, message: 'missing required key "path": expected text' },
-    { path: "input.query", line: 7, column: 3, message: 'unknown key "query"; allowed keys: type, path' },
+    { path: "input.path", line: 5, column: 1, message: "missing required key \"path\": expected text" },
+    { path: "input.query", line: 7, column: 3, message: "unknown key \"query\"; allowed keys: type, path" },
   ]);
 });
 
@@ -189,7 +189,7 @@ test("a YAML 1.1 boolean gets a hint, and a write-only field never shows its val
       path: "enabled",
       line: 5,
       column: 10,
-      message: 'expected true or false, got "yes" (write true or false)',
+      message: "expected true or false, got \"yes\" (write true or false)",
     },
     { path: "token", line: 6, column: 8, message: "expected text, got a number" },
   ]);
@@ -202,10 +202,10 @@ test("every issue is reported, in file order, each on its own line; the first gi
   assert.equal(
     error.message,
     [
-      'jobs/erp.yaml:2:7 (mode): expected one of append, upsert, mirror, got "merge"',
+      "jobs/erp.yaml:2:7 (mode): expected one of append, upsert, mirror, got \"merge\"",
       "jobs/erp.yaml:4:9 (source.host): expected text, got 1 (YAML reads it as a number: put it in quotes to keep it as text)",
-      'jobs/erp.yaml:5:15 (source.batch_size): expected a whole number ≥ 1, got "lots"',
-      'jobs/erp.yaml:6:1 (extra): unknown key "extra"; allowed keys: name, source, mode, fields, input, lookback, enabled, token',
+      "jobs/erp.yaml:5:15 (source.batch_size): expected a whole number ≥ 1, got \"lots\"",
+      "jobs/erp.yaml:6:1 (extra): unknown key \"extra\"; allowed keys: name, source, mode, fields, input, lookback, enabled, token",
     ].join("\n"),
   );
   assert.equal((error.details.issues as ConfigIssue[]).length, 4);

@@ -27,11 +27,11 @@ export interface DeliveryItem {
 
 export type ItemResult =
   | {
-      outboxId: number;
-      ok: true;
-      remoteId: string | null;
-      action: "created" | "updated" | "deleted" | "absent";
-    }
+    outboxId: number;
+    ok: true;
+    remoteId: string | null;
+    action: "created" | "updated" | "deleted" | "absent";
+  }
   | { outboxId: number; ok: false; error: FerryError };
 
 export interface Destination {

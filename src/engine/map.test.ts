@@ -173,18 +173,18 @@ describe("compileMapping", () => {
     assert.equal(error.code, "DATA_BAD_VALUE");
     assert.equal(
       error.message,
-      'credit_limit (CREDIT): expected a decimal number such as 1234.50, got "1,500"',
+      "credit_limit (CREDIT): expected a decimal number such as 1234.50, got \"1,500\"",
     );
     assert.ok(error.cause instanceof DataError);
 
     const email = failure(erp.map({ ...erpRow, MAIL: "ada at example" }));
-    assert.equal(email.message, 'email (MAIL): expected an email address, got "ada at example"');
+    assert.equal(email.message, "email (MAIL): expected an email address, got \"ada at example\"");
   });
 
   test("a transform's own error keeps its code", () => {
     const error = failure(erp.map({ ...erpRow, SINCE: "2023-02-01" }));
     assert.equal(error.code, "DATA_BAD_DATE");
-    assert.equal(error.message, 'since (SINCE): "2023-02-01" does not match the date pattern DD.MM.YYYY');
+    assert.equal(error.message, "since (SINCE): \"2023-02-01\" does not match the date pattern DD.MM.YYYY");
   });
 
   test("a date that matches the pattern but does not exist is refused", () => {
@@ -192,7 +192,7 @@ describe("compileMapping", () => {
     assert.equal(error.code, "DATA_BAD_VALUE");
     assert.equal(
       error.message,
-      'since (SINCE): expected a date YYYY-MM-DD, got "2023-02-30" (add a transform such as { date: DD.MM.YYYY } for other layouts)',
+      "since (SINCE): expected a date YYYY-MM-DD, got \"2023-02-30\" (add a transform such as { date: DD.MM.YYYY } for other layouts)",
     );
   });
 
@@ -203,7 +203,7 @@ describe("compileMapping", () => {
 
   test("structural errors are thrown at compile time", () => {
     assert.throws(() => compileMapping(mapping, "nope"), {
-      message: 'mapping customer has no source named "nope"',
+      message: "mapping customer has no source named \"nope\"",
     });
     assert.throws(
       () => compileMapping({ ...mapping, sources: { erp: { customer_no: { from: ["A", "B"] } } } }, "erp"),

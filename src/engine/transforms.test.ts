@@ -110,7 +110,7 @@ describe("structural errors", () => {
   });
   test("a date pattern without year, month and day", () => {
     assert.throws(() => compileTransform([{ date: "DD.MM" }], 1), {
-      message: 'date pattern "DD.MM" must contain a year, a month and a day (YYYY, MM, DD)',
+      message: "date pattern \"DD.MM\" must contain a year, a month and a day (YYYY, MM, DD)",
     });
   });
 });
@@ -147,12 +147,12 @@ describe("{ date: pattern }", () => {
       (e: unknown) => {
         assert.ok(e instanceof DataError);
         assert.equal(e.code, "DATA_BAD_DATE");
-        assert.equal(e.message, '"31/12/2023" does not match the date pattern DD.MM.YYYY');
+        assert.equal(e.message, "\"31/12/2023\" does not match the date pattern DD.MM.YYYY");
         return true;
       },
     );
     assert.throws(() => run([{ date: "DD.MM.YYYY" }], "1.12.2023"), {
-      message: '"1.12.2023" does not match the date pattern DD.MM.YYYY',
+      message: "\"1.12.2023\" does not match the date pattern DD.MM.YYYY",
     });
   });
   test("only the layout is checked: the calendar is the date type's job", () => {
@@ -163,7 +163,7 @@ describe("{ date: pattern }", () => {
 
 describe("{ lookup } and { default }", () => {
   test("lookup replaces known values, by their text", () => {
-    const steps: TransformSpec[] = [{ lookup: { A: "active", I: "inactive", "1": "one" } }];
+    const steps: TransformSpec[] = [{ lookup: { A: "active", I: "inactive", 1: "one" } }];
     assert.equal(run(steps, "A"), "active");
     assert.equal(run(steps, "I"), "inactive");
     assert.equal(run(steps, 1), "one");

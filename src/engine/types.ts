@@ -63,18 +63,18 @@ export interface OpenConflict {
 
 export type ConflictChange =
   | {
-      type: "open";
-      field: string;
-      current: { value: Value; source: string };
-      candidates: ConflictCandidate[];
-    }
+    type: "open";
+    field: string;
+    current: { value: Value; source: string };
+    candidates: ConflictCandidate[];
+  }
   | {
-      type: "update";
-      id: number;
-      field: string;
-      current: { value: Value; source: string };
-      candidates: ConflictCandidate[];
-    }
+    type: "update";
+    id: number;
+    field: string;
+    current: { value: Value; source: string };
+    candidates: ConflictCandidate[];
+  }
   | { type: "close"; id: number; field: string; reason: string };
 
 /** A change to send to one destination, before it becomes an outbox row. */

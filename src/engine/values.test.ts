@@ -67,9 +67,9 @@ describe("email", () => {
     assert.equal(convert("email", "   "), null);
   });
   test("refuses what is not an address, showing the raw value", () => {
-    rejects("email", "ada", 'expected an email address, got "ada"');
-    rejects("email", "ada@example", 'expected an email address, got "ada@example"');
-    rejects("email", "a da@example.com", 'expected an email address, got "a da@example.com"');
+    rejects("email", "ada", "expected an email address, got \"ada\"");
+    rejects("email", "ada@example", "expected an email address, got \"ada@example\"");
+    rejects("email", "a da@example.com", "expected an email address, got \"a da@example.com\"");
     rejects("email", 5, "expected an email address, got 5");
   });
   test("a long raw value is cut at 60 characters in the message", () => {
@@ -90,22 +90,22 @@ describe("integer", () => {
     assert.equal(convert("integer", 9007199254740991n), 9007199254740991);
     assert.equal(convert("integer", -9007199254740991n), -9007199254740991);
   });
-  test('"-0" is zero (as -0, which JSON and === treat as 0)', () => {
+  test("\"-0\" is zero (as -0, which JSON and === treat as 0)", () => {
     const zero = convert("integer", "-0");
     assert.ok(zero === 0);
     assert.equal(JSON.stringify(zero), "0");
   });
   test("refuses fractions and non-numbers", () => {
     rejects("integer", 1.5, "expected a whole number, got 1.5");
-    rejects("integer", "1.0", 'expected a whole number, got "1.0"');
-    rejects("integer", "abc", 'expected a whole number, got "abc"');
+    rejects("integer", "1.0", "expected a whole number, got \"1.0\"");
+    rejects("integer", "abc", "expected a whole number, got \"abc\"");
     rejects("integer", true, "expected a whole number, got true");
   });
   test("refuses unsafe integers instead of rounding them", () => {
     rejects(
       "integer",
       "9007199254740993",
-      'expected a whole number within ±9007199254740991, got "9007199254740993" (use type decimal for larger numbers)',
+      "expected a whole number within ±9007199254740991, got \"9007199254740993\" (use type decimal for larger numbers)",
     );
     rejects("integer", 2 ** 53, "expected a whole number, got 9007199254740992");
     rejects("integer", 9007199254740992n, "expected a whole number, got 9007199254740992");
@@ -213,8 +213,8 @@ describe("boolean", () => {
   });
   test("refuses anything else", () => {
     rejects("boolean", 2, "expected a yes/no value (true/false, 1/0, yes/no, y/n), got 2");
-    rejects("boolean", "x", 'expected a yes/no value (true/false, 1/0, yes/no, y/n), got "x"');
-    rejects("boolean", "J", 'expected a yes/no value (true/false, 1/0, yes/no, y/n), got "J"');
+    rejects("boolean", "x", "expected a yes/no value (true/false, 1/0, yes/no, y/n), got \"x\"");
+    rejects("boolean", "J", "expected a yes/no value (true/false, 1/0, yes/no, y/n), got \"J\"");
   });
 });
 
@@ -286,8 +286,8 @@ describe("datetime", () => {
     }
   });
   test("refuses a date without a time and other layouts", () => {
-    rejects("datetime", "2024-01-15", 'expected an ISO 8601 date and time, got "2024-01-15"');
-    rejects("datetime", "15.01.2024 10:00", 'expected an ISO 8601 date and time, got "15.01.2024 10:00"');
+    rejects("datetime", "2024-01-15", "expected an ISO 8601 date and time, got \"2024-01-15\"");
+    rejects("datetime", "15.01.2024 10:00", "expected an ISO 8601 date and time, got \"15.01.2024 10:00\"");
     rejects("datetime", 1705312800000, "expected an ISO 8601 date and time, got 1705312800000");
   });
 });

@@ -230,7 +230,7 @@ describe("ferry serve (child process)", () => {
       );
     } catch (e) {
       child.kill("SIGKILL");
-      throw new Error(`${(e as Error).message}\n--- stderr\n${stderr}`);
+      throw new Error(`${(e as Error).message}\n--- stderr\n${stderr}`, { cause: e });
     }
     child.kill("SIGTERM");
     const code = await exit;

@@ -73,7 +73,7 @@ export async function openStateStore(config: StateConfig, baseDir: string): Prom
   return { knex, dialect, describe, close: () => knex.destroy() };
 }
 
-const quoteId = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const quoteId = (name: string) => `"${name.replaceAll("\"", "\"\"")}"`;
 
 /** Rows per multi-row statement so that bindings stay under SQLite's and PostgreSQL's limits. */
 export function chunkFor(columns: number): number {
@@ -97,9 +97,9 @@ async function insertRows(
   const head = `INSERT INTO ${quoteId(table)} (${columns.map(quoteId).join(",")}) VALUES `;
   const tail = conflict
     ? ` ON CONFLICT (${conflict.map(quoteId).join(",")}) DO UPDATE SET ${columns
-        .filter((c) => !conflict.includes(c))
-        .map((c) => `${quoteId(c)} = excluded.${quoteId(c)}`)
-        .join(", ")}`
+      .filter((c) => !conflict.includes(c))
+      .map((c) => `${quoteId(c)} = excluded.${quoteId(c)}`)
+      .join(", ")}`
     : "";
   for (let i = 0; i < rows.length; i += size) {
     const slice = rows.slice(i, i + size);

@@ -25,7 +25,7 @@ test("every request the HubSpot emulator receives and every answer it gives conf
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    // biome-ignore lint/suspicious/noExplicitAny: the test reads ids out of arbitrary JSON answers
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test reads ids out of arbitrary JSON answers
     return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as any };
   };
 

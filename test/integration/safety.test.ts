@@ -146,7 +146,7 @@ for (const backend of BACKENDS) {
       // engine: they are rolled back with the rest.
       const good = fieldTeamRows(1000).map((r) => ({ ...r, first: `${r.first} ${"x".repeat(50)}` }));
       const rows: (FieldTeamRow | string)[] = [...good];
-      rows.splice(900, 0, 'C0500,Broken,"c500@field.example,'); // line 902: the quote never closes
+      rows.splice(900, 0, "C0500,Broken,\"c500@field.example,"); // line 902: the quote never closes
       const p = await project(t, csvProject(backend, fieldTeamCsv(rows), 100));
       const result = await p.run("field-team");
       assertStatus(result, "failed");

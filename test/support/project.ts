@@ -97,7 +97,7 @@ function yamlOf(content: object | string): string {
 }
 
 function quoteName(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
+  return `"${name.replaceAll("\"", "\"\"")}"`;
 }
 
 function insertRows(db: Database.Database, table: string, rows: readonly LegacyRow[]) {

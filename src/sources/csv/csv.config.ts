@@ -4,7 +4,7 @@ export const csvSourceSchema = z.strictObject({
   type: z.literal("csv"),
   path: z.string().min(1).describe("The CSV file, relative to ferry.yaml."),
   delimiter: z.string().min(1).max(4).default(",").describe("Field delimiter."),
-  quote: z.string().length(1).default('"').describe("Quote character."),
+  quote: z.string().length(1).default("\"").describe("Quote character."),
   encoding: z
     .enum(["utf8", "utf16le", "latin1"])
     .default("utf8")

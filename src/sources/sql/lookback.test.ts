@@ -69,17 +69,17 @@ describe("lowerBound", () => {
 
   test("errors", () => {
     assert.throws(() => lowerBound("ABC123", "1h"), {
-      message: 'cursor value "ABC123" is not a date and time; use a numeric lookback for other cursors',
+      message: "cursor value \"ABC123\" is not a date and time; use a numeric lookback for other cursors",
     });
     assert.throws(() => lowerBound("2024-01-01 10:00", "1h"), {
       message:
-        'cursor value "2024-01-01 10:00" is not a date and time; use a numeric lookback for other cursors',
+        "cursor value \"2024-01-01 10:00\" is not a date and time; use a numeric lookback for other cursors",
     });
     assert.throws(() => lowerBound("2024-01-01 10:00:00", "5 minutes"), {
-      message: 'lookback "5 minutes" must be a duration such as 30s, 10m, 2h or 1d',
+      message: "lookback \"5 minutes\" must be a duration such as 30s, 10m, 2h or 1d",
     });
     assert.throws(() => lowerBound(100, "1h"), {
-      message: 'lookback "1h" must be a number for a numeric cursor',
+      message: "lookback \"1h\" must be a number for a numeric cursor",
     });
   });
 });

@@ -21,7 +21,7 @@ export function stripLiterals(sql: string): string {
       const end = sql.indexOf("*/", i + 2);
       i = end < 0 ? sql.length : end + 2;
       out += " ";
-    } else if (c === "'" || c === '"' || c === "`" || c === "[") {
+    } else if (c === "'" || c === "\"" || c === "`" || c === "[") {
       const close = c === "[" ? "]" : c;
       i++;
       while (i < sql.length) {
@@ -31,7 +31,7 @@ export function stripLiterals(sql: string): string {
         } else i++;
       }
       i++;
-      out += c === "'" ? "''" : '""';
+      out += c === "'" ? "''" : "\"\"";
     } else {
       out += c;
       i++;

@@ -10,7 +10,7 @@ import { lowerBound } from "./lookback.ts";
 import { assertReadOnlyQuery } from "./read-only.ts";
 import { type SqlConnection, type SqlSourceConfig, sqlSourceSchema } from "./sql.config.ts";
 
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const quote = (name: string) => `"${name.replaceAll("\"", "\"\"")}"`;
 
 function connect(conn: SqlConnection, baseDir: string): Knex {
   return knexFactory({
