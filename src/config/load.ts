@@ -222,7 +222,9 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
       errors.push(
         new ConfigError(
           "CONFIG_UNKNOWN_MAPPING",
-          `no mapping for entity "${job.mapping}": the mappings are ${[...mappings.keys()].join(", ") || "(none)"}`,
+          `no valid mapping for entity "${job.mapping}": the valid mappings are ${[...mappings.keys()].join(", ") || "(none)"}${
+            errors.some((e) => e.location?.file.startsWith(config.mappings_dir)) ? " (a mapping with errors is reported above)" : ""
+          }`,
           where("mapping"),
         ),
       );

@@ -57,6 +57,9 @@ export async function resolveConflict(
     ];
     let value: Value;
     let source: string;
+    if (conflict.field === DELETED_FIELD && "use" in decision) {
+      throw usage(`conflict #${id} is about a deleted record: resolve it with --value true (delete) or --value false (keep)`);
+    }
     if ("use" in decision) {
       const chosen = choices.find((c) => c.source === decision.use);
       if (!chosen)

@@ -170,7 +170,7 @@ describe("ferry CLI", { concurrency: true }, () => {
         (p) => p.write("jobs/legacy.yaml", job),
         [
           new RegExp(
-            `jobs/legacy\\.yaml:${lineOf(job, "mapping:")}:1 \\(mapping\\): no mapping for entity "client": the mappings are customer`,
+            `jobs/legacy\\.yaml:${lineOf(job, "mapping:")}:1 \\(mapping\\): no valid mapping for entity "client": the valid mappings are customer`,
           ),
         ],
       );
