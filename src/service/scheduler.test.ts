@@ -124,12 +124,12 @@ describe("startService", () => {
   });
 
   test("runs the job on its schedule, and delivers what it read", async () => {
-    const first = await within("a scheduled run", 5_000, firstRun.promise);
+    const first = await within("a scheduled run", 30_000, firstRun.promise);
     assert.equal(first.job, "legacy");
     assert.equal(first.status, "succeeded");
     assert.equal(first.counts.read, CUSTOMERS);
     assert.equal(first.counts.changed, CUSTOMERS);
-    await until("delivery of every record", 10_000, () =>
+    await until("delivery of every record", 30_000, () =>
       emulator.records("contacts").length === CUSTOMERS ? true : undefined,
     );
   });
@@ -137,13 +137,13 @@ describe("startService", () => {
   test("a trigger while the job runs returns already-running", async () => {
     const s = service!;
     // The scheduled run's trigger ends after its delivery.
-    await until("the scheduled run and its delivery to end", 10_000, () =>
+    await until("the scheduled run and its delivery to end", 30_000, () =>
       s.running.size === 0 ? true : undefined,
     );
     const a = s.trigger("legacy");
     assert.ok(s.running.has("legacy"), "a run is in flight");
     assert.equal(await s.trigger("legacy"), "already-running");
-    const ra = await within("the triggered run", 10_000, a);
+    const ra = await within("the triggered run", 30_000, a);
     assert.notEqual(ra, "already-running");
     if (ra === "already-running") return;
     assert.equal(ra.status, "succeeded");
@@ -153,7 +153,7 @@ describe("startService", () => {
 
   test("stop() in the middle of a run: whole batches committed, no run left running", async () => {
     const s = service!;
-    await until("the previous trigger to end", 10_000, () => (s.running.size === 0 ? true : undefined));
+    await until("the previous trigger to end", 30_000, () => (s.running.size === 0 ? true : undefined));
     project.legacy("UPDATE CUSTOMERS SET NAME = NAME || ' (changed)'");
     const pending = s.trigger("legacy");
     assert.equal(s.running.size, 1, "a run is in flight");
@@ -162,11 +162,11 @@ describe("startService", () => {
     const inFlight = reader.prepare("SELECT id FROM runs WHERE status = 'running' AND read > 0");
     const runId = await until(
       "the run's first committed batch",
-      10_000,
+      30_000,
       () => (inFlight.get() as { id: number } | undefined)?.id,
       5,
     ).finally(() => reader.close());
-    await within("stop()", 10_000, s.stop());
+    await within("stop()", 30_000, s.stop());
     service = undefined;
     assert.equal(s.running.size, 0, "no run in flight after stop()");
     const result = await pending;
@@ -221,11 +221,11 @@ describe("ferry serve (child process)", () => {
     });
     child.stdout.resume();
     try {
-      await until("the startup line", 10_000, () =>
+      await until("the startup line", 30_000, () =>
         /ferry serve: 1 scheduled job\(s\): legacy \(\* \* \* \* \* \*\)/.test(stderr) ? true : undefined,
       );
       // pino lines on stderr: wait for a scheduled run, and for its delivery.
-      await until("a delivery of the scheduled run", 15_000, () =>
+      await until("a delivery of the scheduled run", 30_000, () =>
         /"delivered":[1-9]\d*.*"msg":"delivery finished"/.test(stderr) ? true : undefined,
       );
     } catch (e) {
