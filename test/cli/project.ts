@@ -61,7 +61,7 @@ export async function ferry(
   dir: string,
   args: readonly string[],
   env: Record<string, string | undefined> = {},
-  deadlineMs = 20_000,
+  deadlineMs = 60_000,
 ): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI, "--config", dir, ...args], {
     cwd: dir,
