@@ -19,6 +19,12 @@ const program = new Command("ferry")
   .option("--json", "machine-readable output")
   .showHelpAfterError();
 
+// `ferry runs | head`: a reader that stops early is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const globals = () => program.opts<GlobalOptions>();
 registerSyncCommands(program, globals);
 registerValidateCommand(program, globals);

@@ -171,13 +171,14 @@ describe("key", () => {
     assert.equal(result.record.fields.id?.value, "K1");
   });
 
-  test("a second source's first observation moves the key's provenance without a new version", () => {
-    const current = build(obs("erp", { name: "Ada" }));
+  test("a second source's first observation leaves the key, its provenance and the version alone", () => {
+    const erp = obs("erp", { name: "Ada" });
+    const current = build(erp);
     const crm = obs("crm", {}, { observedAt: T2, run: "r2" });
     const result = run(crm, { current });
-    assert.deepEqual(result.record.fields.id, from(crm, "id", "key"));
+    assert.deepEqual(result.record.fields.id, from(erp, "id", "key"));
     assert.deepEqual(result.changed, []);
-    assert.equal(result.touched, true);
+    assert.equal(result.touched, false);
     assert.equal(result.record.version, 1);
   });
 });
@@ -472,7 +473,8 @@ describe("flag", () => {
       assert.deepEqual(result.conflicts, [
         { type: "close", id: 7, field: "phone", reason: "the sources now agree" },
       ]);
-      assert.deepEqual(result.record.fields.phone, from(b2, "phone", "flag"));
+      // Agreeing confirms the value; the source that set it keeps it.
+      assert.deepEqual(result.record.fields.phone, from(a, "phone", "flag"));
       assert.equal(result.touched, true);
       assert.equal(result.record.version, 1);
     });

@@ -117,7 +117,8 @@ export function merge(input: MergeInput): MergeResult {
     if (value === undefined) continue;
     const cur = fields[field];
     if (field === rules.key) {
-      set(field, fieldFrom(incoming, value, "key"));
+      // The key is the same in every source; it keeps the provenance of the first one that named it.
+      if (!cur) set(field, fieldFrom(incoming, value, "key"));
       continue;
     }
     const rule = rules.rules[field] ?? { kind: "latest" };
@@ -146,7 +147,10 @@ export function merge(input: MergeInput): MergeResult {
         }
         break;
       case "flag": {
-        if (!cur || isEmptyValue(cur.value) || cur.source === incoming.source || cur.value === value) {
+        if (cur && cur.value === value) {
+          // Agreement confirms the value; it does not hand the value over: the source that set it keeps it,
+          // so a later change by the one that merely agreed is still a disagreement.
+        } else if (!cur || isEmptyValue(cur.value) || cur.source === incoming.source) {
           set(field, fieldFrom(incoming, value, "flag"));
         } else if (!isEmptyValue(value) && !open.has(field)) {
           const candidates = candidatesFor(field, cur.value, all);

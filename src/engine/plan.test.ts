@@ -141,6 +141,17 @@ describe("plan", () => {
     ]);
   });
 
+  test("a record back from the archive clears the archive property", () => {
+    assert.deepEqual(plan({ hubspot }, record(base, "archived", 2), record(base, "active", 3)), [
+      {
+        destination: "hubspot",
+        op: "upsert",
+        properties: { customer_no: "C1", company: "Ada", email: "ada@x.io", lifecyclestage: null },
+        changed: ["lifecyclestage"],
+      },
+    ]);
+  });
+
   test("a record revived after a delete is created again in full", () => {
     assert.deepEqual(plan({ sheet }, record(base, "deleted"), record(base, "active", 3)), [
       {

@@ -30,6 +30,10 @@ export function plan(
     }
     const next = project(after, d);
     const prev = existedBefore ? project(before, d) : undefined;
+    // A record back from the archive: clear the marker the archive set.
+    if (before?.status === "archived" && after.status === "active" && d.archive_property) {
+      next[d.archive_property.property] = null;
+    }
     const changed = Object.keys(next).filter(
       (p) => prev === undefined || (prev[p] ?? null) !== (next[p] ?? null),
     );

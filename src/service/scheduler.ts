@@ -93,7 +93,7 @@ export function startService(options: ServiceOptions): Service {
     trigger,
     running,
     async stop() {
-      for (const t of tasks) await t.stop();
+      for (const t of tasks) await t.destroy();
       controller.abort(new Error("ferry is stopping"));
       await Promise.allSettled([...inFlight, loop]);
       for (const d of options.destinations.values()) await d.close();
