@@ -3,6 +3,7 @@
  */
 import { z } from "zod";
 import { csvSourceSchema } from "../sources/csv/csv.config.ts";
+import { scrapeSourceSchema } from "../sources/scrape/scrape.config.ts";
 import { sqlSourceSchema } from "../sources/sql/sql.config.ts";
 
 const duration = z
@@ -30,7 +31,7 @@ const filterRule = z.strictObject({
 export const jobSchema = z
   .strictObject({
     description: z.string().optional(),
-    source: z.discriminatedUnion("type", [sqlSourceSchema, csvSourceSchema]),
+    source: z.discriminatedUnion("type", [sqlSourceSchema, csvSourceSchema, scrapeSourceSchema]),
     mapping: z.string().min(1).describe("The entity of a mapping in mappings/, e.g. customer."),
     as: z.string().min(1).describe("This source's name in the mapping's `sources:`."),
     mode: z
@@ -100,6 +101,13 @@ export const jobSchema = z
         code: "custom",
         path: ["mode"],
         message: "a CSV file is read whole: use mode snapshot",
+      });
+    }
+    if (job.source.type === "scrape" && job.mode === "cursor") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["mode"],
+        message: "a scraped web UI is read whole on every run: use mode snapshot",
       });
     }
   });

@@ -3,6 +3,7 @@
  * deletes at the end of a snapshot, and account for every row read. A dry run takes the same path inside
  * a transaction that is rolled back, so `ferry plan` shows exactly what `ferry run` would do.
  */
+import path from "node:path";
 import { setImmediate } from "node:timers/promises";
 import type { LoadedJob, Project } from "../config/load.ts";
 import { compileMapping } from "../engine/map.ts";
@@ -92,13 +93,14 @@ export async function runJob(
   };
   const definition = sources[cfg.source.type]!;
   const log = options.log.child({ job: job.name, source: cfg.as });
+  const startedAt = now().toISOString();
   const source: Source = definition.create(cfg.source, {
     baseDir: project.dir,
     connections: project.config.connections,
     log,
+    artifactsDir: path.join(project.dir, ".ferry", "runs", job.name, startedAt.replaceAll(":", "-")),
   });
 
-  const startedAt = now().toISOString();
   const totals = zeroCounts();
   const rejects: RejectRow[] = [];
   const dryRun = options.dryRun ?? false;

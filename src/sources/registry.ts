@@ -3,6 +3,7 @@
  * config schema to the job schema's `source` union).
  */
 import { csvSource } from "./csv/csv.source.ts";
+import { scrapeSource } from "./scrape/scrape.source.ts";
 import type { SourceDefinition } from "./source.ts";
 import { sqlSource } from "./sql/sql.source.ts";
 
@@ -11,4 +12,5 @@ const register = <C>(definition: SourceDefinition<C>) => definition as SourceDef
 export const sources: Record<string, SourceDefinition<unknown>> = {
   sql: register(sqlSource),
   csv: register(csvSource),
+  scrape: register(scrapeSource),
 };

@@ -62,6 +62,8 @@ export interface SourceContext {
   baseDir: string;
   connections: Record<string, unknown>;
   log: Logger;
+  /** The run's own folder, for what a failed run leaves to debug it (screenshots, traces); created on demand. */
+  artifactsDir?: string;
 }
 
 export interface SourceDefinition<C = unknown> {
