@@ -10,12 +10,12 @@ import type { DeliveryItem, Destination, ItemResult } from "../destinations/dest
 import { describeError, type FerryError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
+  type DueRow,
   duePending,
   loadRemoteIds,
   markDelivered,
   markFailed,
   nextDue,
-  type OutboxRow,
   type PushedRecord,
   recordPushed,
 } from "../state/outbox.repo.ts";
@@ -87,31 +87,55 @@ export async function deliverTo(
   const maxAttempts = maxAttemptsOf(project, d.name);
   const pageSize = d.maxBatchSize * d.concurrency;
 
+  /** Sends a page, `concurrency` batches at once; settles with the results, or the error that stopped it. */
+  const send = async (rows: DueRow[]): Promise<{ results: ItemResult[] } | { error: unknown }> => {
+    try {
+      const items = await toItems(project, store, d.name, rows);
+      const chunks: DeliveryItem[][] = [];
+      for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
+      return { results: (await Promise.all(chunks.map((chunk) => d.write(chunk, signal)))).flat() };
+    } catch (error) {
+      return { error };
+    }
+  };
+  const due = (afterId: number) =>
+    signal.aborted ? Promise.resolve([]) : duePending(store.knex, d.name, now().toISOString(), pageSize, afterId);
+
+  // A pass walks through the due rows in id order, a page at a time. Once a page's answers are in, the next
+  // page is sent before they are committed: the destination works on it while Ferry writes. A page is sent
+  // only once the one before has its answers, so two versions of one record are never in flight together.
+  let afterId = 0;
+  let page = await due(afterId);
+  let sending = page.length > 0 ? send(page) : null;
   for (;;) {
-    if (signal.aborted) break;
-    const rows = await duePending(store.knex, d.name, now().toISOString(), pageSize);
-    if (rows.length === 0) {
-      const next = await nextDue(store.knex, d.name);
-      if (next === null) break;
-      const wait = Date.parse(next) - now().getTime();
-      if (wait > (options.waitForRetriesMs ?? 0)) break;
-      await sleep(Math.max(wait, 10), signal).catch(() => {});
+    if (!sending) {
+      // The end of a pass. Rows that failed in it and are due again are taken by a new pass.
+      if (afterId === 0) {
+        if (signal.aborted) break;
+        const next = await nextDue(store.knex, d.name);
+        if (next === null) break;
+        const wait = Date.parse(next) - now().getTime();
+        if (wait > (options.waitForRetriesMs ?? 0)) break;
+        await sleep(Math.max(wait, 10), signal).catch(() => {});
+      }
+      afterId = 0;
+      page = await due(afterId);
+      sending = page.length > 0 ? send(page) : null;
       continue;
     }
-    const items = await toItems(project, store, d.name, rows);
-    const chunks: DeliveryItem[][] = [];
-    for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
-    let results: ItemResult[][];
-    try {
-      results = await Promise.all(chunks.map((chunk) => d.write(chunk, signal)));
-    } catch (e) {
+    const outcome = await sending;
+    if ("error" in outcome) {
       // The destination as a whole is unreachable, failing, or refuses the credentials: stop this pass and
       // leave every row pending, attempts untouched; the next pass (`ferry deliver`, `ferry serve`) resumes.
-      tally.error = describeError(e);
+      tally.error = describeError(outcome.error);
       log.error({ err: tally.error }, "delivery paused: the destination is unavailable");
       break;
     }
-    await commitResults(store, d.name, rows, results.flat(), maxAttempts, now, options.random, tally);
+    const sent = page;
+    afterId = sent.at(-1)!.id;
+    page = await due(afterId);
+    sending = page.length > 0 ? send(page) : null;
+    await commitResults(store, d.name, sent, outcome.results, maxAttempts, now, options.random, tally);
     options.onProgress?.(d.name, { ...tally });
   }
   const pending = (await store
@@ -130,7 +154,7 @@ async function toItems(
   project: Project,
   store: StateStore,
   destination: string,
-  rows: OutboxRow[],
+  rows: DueRow[],
 ): Promise<DeliveryItem[]> {
   const remote = new Map<string, Map<string, string | null>>();
   for (const entity of new Set(rows.map((r) => r.entity))) {
@@ -157,7 +181,7 @@ async function toItems(
 async function commitResults(
   store: StateStore,
   destination: string,
-  rows: OutboxRow[],
+  rows: DueRow[],
   results: ItemResult[],
   maxAttempts: number,
   now: () => Date,
@@ -182,7 +206,7 @@ async function commitResults(
           entity: row.entity,
           key: row.key,
           remoteId: row.op === "delete" ? null : result.remoteId,
-          pushed: row.op === "delete" ? {} : row.properties,
+          pushedJson: row.op === "delete" ? "{}" : row.propertiesJson,
           version: row.version,
           outboxId: row.id,
         });

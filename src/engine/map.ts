@@ -27,6 +27,8 @@ export interface CompiledMapping {
 interface FieldPlan {
   field: string;
   from: string[];
+  /** The column read as is: one column, no transform (the common case, spared the transform's call). */
+  direct: string | null;
   transform: Transform;
   convert: Converter;
   required: boolean;
@@ -55,6 +57,7 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
     plans.push({
       field,
       from,
+      direct: from.length === 1 && steps.length === 0 ? from[0]! : null,
       transform: compileTransform(steps, from.length),
       convert: converterFor(cfg.type),
       required: cfg.required || field === mapping.key,
@@ -69,7 +72,11 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
       let v: Value;
       try {
         const raw =
-          p.from.length === 1 ? p.transform([row[p.from[0]!]]) : p.transform(p.from.map((c) => row[c]));
+          p.direct !== null
+            ? row[p.direct]
+            : p.from.length === 1
+              ? p.transform([row[p.from[0]!]])
+              : p.transform(p.from.map((c) => row[c]));
         v = p.convert(raw);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);

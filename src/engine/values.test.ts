@@ -187,6 +187,19 @@ describe("decimal", () => {
       }),
     );
   });
+
+  test("property: the converter agrees with normalizeDecimal on any text of digits, signs and points", () => {
+    // No exponents: the converter passes them to normalizeDecimal unchanged, and a large one is slow.
+    const text = fc.string({ unit: fc.constantFrom(..."00123456789+-. "), maxLength: 10 });
+    fc.assert(
+      fc.property(text, (raw) => {
+        const expected = raw === "" ? null : normalizeDecimal(raw);
+        if (expected === null && raw !== "") assert.throws(() => convert("decimal", raw), DataError);
+        else assert.equal(convert("decimal", raw), expected);
+      }),
+      { numRuns: 5000 },
+    );
+  });
 });
 
 describe("boolean", () => {
@@ -284,6 +297,29 @@ describe("datetime", () => {
     ]) {
       rejects("datetime", raw, `expected an ISO 8601 date and time, got "${raw}"`);
     }
+  });
+  test("YYYY-MM-DD HH:MM:SS, valid or not, agrees with Date read as UTC", () => {
+    const part = (max: number, width: number) =>
+      fc.integer({ min: 0, max }).map((n) => String(n).padStart(width, "0"));
+    fc.assert(
+      fc.property(
+        fc.tuple(part(9999, 4), part(13, 2), part(32, 2), part(25, 2), part(61, 2), part(61, 2)),
+        fc.constantFrom(" ", "T"),
+        ([y, mo, d, h, mi, se], sep) => {
+          const raw = `${y}-${mo}-${d}${sep}${h}:${mi}:${se}`;
+          const t = new Date(`${y}-${mo}-${d}T${h}:${mi}:${se}Z`);
+          const calendar = new Date(Date.UTC(+y, +mo - 1, +d));
+          const valid =
+            !Number.isNaN(t.getTime()) &&
+            calendar.getUTCFullYear() === +y &&
+            calendar.getUTCMonth() === +mo - 1 &&
+            calendar.getUTCDate() === +d;
+          if (valid) assert.equal(convert("datetime", raw), t.toISOString());
+          else rejects("datetime", raw, `expected an ISO 8601 date and time, got "${raw}"`);
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
   test("refuses a date without a time and other layouts", () => {
     rejects("datetime", "2024-01-15", "expected an ISO 8601 date and time, got \"2024-01-15\"");

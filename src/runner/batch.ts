@@ -25,7 +25,8 @@ import {
 } from "../state/runs.repo.ts";
 import {
   loadOtherObservations,
-  loadSnapshots,
+  loadSnapshotHashes,
+  loadSnapshotValues,
   type SnapshotWrite,
   writeSnapshots,
 } from "../state/snapshots.repo.ts";
@@ -85,7 +86,8 @@ export async function processBatch(
     rejects.push({ line: r.line, key: null, code: r.error.code, reason: r.error.message });
 
   const candidates: Candidate[] = [];
-  const inBatch = new Map<string, number>();
+  // Keys read in this batch. A snapshot run's SeenKeys holds them already; cursor runs need their own.
+  const inBatch = ctx.seen ? null : new Set<string>();
   for (const row of batch.rows) {
     const mapped = compiled.map(row.values);
     if (!mapped.ok) {
@@ -104,8 +106,8 @@ export async function processBatch(
       counts.filtered++;
       continue;
     }
-    const first = inBatch.get(mapped.key);
-    if (first !== undefined || (ctx.seen && !ctx.seen.add(mapped.key))) {
+    if (ctx.seen ? !ctx.seen.add(mapped.key) : inBatch!.has(mapped.key)) {
+      const first = candidates.find((c) => c.key === mapped.key)?.line;
       rejects.push({
         line: row.line,
         key: mapped.key,
@@ -114,7 +116,7 @@ export async function processBatch(
       });
       continue;
     }
-    inBatch.set(mapped.key, row.line);
+    inBatch?.add(mapped.key);
     candidates.push({
       key: mapped.key,
       values: mapped.values,
@@ -126,22 +128,32 @@ export async function processBatch(
   counts.rejected = rejects.length;
   rejects.sort((a, b) => a.line - b.line);
 
-  const stored = await loadSnapshots(
+  const stored = await loadSnapshotHashes(
     db,
     compiled.entity,
     ctx.source,
     candidates.map((c) => c.key),
   );
-  const changed: { c: Candidate; previous: Values | undefined }[] = [];
+  const changedCandidates: Candidate[] = [];
+  // Keys this source had before, whose values are needed to tell which fields changed.
+  const updatedKeys: string[] = [];
   for (const c of candidates) {
-    const s = stored.get(c.key);
-    if (s && s.hash === c.hash) counts.unchanged++;
-    else changed.push({ c, previous: s ? (JSON.parse(s.vals) as Values) : undefined });
+    const hash = stored.get(c.key);
+    if (hash === c.hash) counts.unchanged++;
+    else {
+      changedCandidates.push(c);
+      if (hash !== undefined) updatedKeys.push(c.key);
+    }
   }
-  counts.changed = changed.length;
+  counts.changed = changedCandidates.length;
 
-  if (changed.length > 0) {
-    const keys = changed.map((x) => x.c.key);
+  if (changedCandidates.length > 0) {
+    const previousValues =
+      updatedKeys.length > 0
+        ? await loadSnapshotValues(db, compiled.entity, ctx.source, updatedKeys)
+        : new Map<string, Values>();
+    const changed = changedCandidates.map((c) => ({ c, previous: previousValues.get(c.key) }));
+    const keys = changedCandidates.map((c) => c.key);
     const golden = await loadGolden(db, compiled.entity, keys);
     const others = ctx.multiSource
       ? await loadOtherObservations(db, compiled.entity, ctx.source, keys)

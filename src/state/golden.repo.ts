@@ -1,6 +1,6 @@
 /** Golden records: per (entity, key), each field's value with its provenance. */
-import type { GoldenRecord } from "../engine/types.ts";
-import { type Db, selectIn, upsertChunked } from "./store.ts";
+import type { GoldenField, GoldenRecord, RuleName, Value } from "../engine/types.ts";
+import { type Db, selectByKeys, upsertChunked } from "./store.ts";
 
 interface GoldenRow {
   entity: string;
@@ -10,12 +10,54 @@ interface GoldenRow {
   fields: string;
 }
 
+/** Where a value came from: [source, run, at, sourceTime]. */
+type StoredProvenance = [string, string, string, string | null];
+/** [value, index into the provenances, rule], then 1 while a conflict on the field is open. */
+type StoredField = [Value, number, RuleName] | [Value, number, RuleName, 1];
+
+/**
+ * The `fields` column. The fields of a record mostly share one provenance (the values one source gave in
+ * one run), so the distinct provenances are stored once and each field points at its own:
+ * `{"p":[["erp","12","2025-01-02T03:04:05.000Z",null]],"f":{"name":["Ada",0,"owner"],...}}`. Field by
+ * field with its provenance repeated, a record of ten fields took four times the space, and SQLite's time
+ * to write it grew with it.
+ */
+export function encodeFields(fields: Readonly<Record<string, GoldenField>>): string {
+  const provenances: StoredProvenance[] = [];
+  const out: Record<string, StoredField> = {};
+  for (const name in fields) {
+    const f = fields[name]!;
+    // A record has a handful of provenances at most: a scan beats building a key per field to look up.
+    let i = 0;
+    for (; i < provenances.length; i++) {
+      const p = provenances[i]!;
+      if (p[0] === f.source && p[1] === f.run && p[2] === f.at && p[3] === f.sourceTime) break;
+    }
+    if (i === provenances.length) provenances.push([f.source, f.run, f.at, f.sourceTime]);
+    out[name] = f.conflicted ? [f.value, i, f.rule, 1] : [f.value, i, f.rule];
+  }
+  return JSON.stringify({ p: provenances, f: out });
+}
+
+export function decodeFields(text: string): Record<string, GoldenField> {
+  const stored = JSON.parse(text) as { p: StoredProvenance[]; f: Record<string, StoredField> };
+  const fields: Record<string, GoldenField> = {};
+  for (const name in stored.f) {
+    const [value, i, rule, conflicted] = stored.f[name]!;
+    const [source, run, at, sourceTime] = stored.p[i]!;
+    fields[name] = conflicted
+      ? { value, source, run, at, sourceTime, rule, conflicted: true }
+      : { value, source, run, at, sourceTime, rule };
+  }
+  return fields;
+}
+
 const fromRow = (r: GoldenRow): GoldenRecord => ({
   entity: r.entity,
   key: r.key,
   version: Number(r.version),
   status: r.status,
-  fields: JSON.parse(r.fields),
+  fields: decodeFields(r.fields),
 });
 
 export async function loadGolden(
@@ -23,12 +65,14 @@ export async function loadGolden(
   entity: string,
   keys: readonly string[],
 ): Promise<Map<string, GoldenRecord>> {
-  const rows = (await selectIn(keys, (slice) =>
-    db("golden")
-      .select("entity", "key", "version", "status", "fields")
-      .where({ entity })
-      .whereIn("key", slice as string[]),
-  )) as GoldenRow[];
+  const rows = await selectByKeys<GoldenRow>(
+    db,
+    "golden",
+    ["entity", "key", "version", "status", "fields"],
+    { entity },
+    "key",
+    keys,
+  );
   return new Map(rows.map((r) => [r.key, fromRow(r)]));
 }
 
@@ -51,7 +95,7 @@ export async function writeGolden(
       key: r.key,
       version: r.version,
       status: r.status,
-      fields: JSON.stringify(r.fields),
+      fields: encodeFields(r.fields),
       run_id: runId,
       updated_at: at,
     })),

@@ -3,9 +3,9 @@
  * A newer change to the same (destination, entity, key) supersedes a pending one and carries its changed
  * properties forward, so only the newest version is sent and nothing changed is forgotten.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { OutboxIntent, Values } from "../engine/types.ts";
-import { type Db, insertChunked, selectIn, upsertChunked } from "./store.ts";
+import { type Db, insertChunked, selectByKeys, upsertChunked } from "./store.ts";
 
 export type OutboxStatus = "pending" | "delivered" | "dead" | "superseded";
 
@@ -28,10 +28,7 @@ export interface OutboxRow {
 }
 
 export function idempotencyKey(destination: string, entity: string, key: string, version: number): string {
-  return createHash("sha256")
-    .update(JSON.stringify([destination, entity, key, version]))
-    .digest("hex")
-    .slice(0, 40);
+  return hash("sha256", JSON.stringify([destination, entity, key, version]), "hex").slice(0, 40);
 }
 
 export interface OutboxWrite extends OutboxIntent {
@@ -51,14 +48,14 @@ export async function enqueue(db: Db, runId: number | null, at: string, intents:
   }
   for (const list of byDestination.values()) {
     const { destination, entity } = list[0]!;
-    const pending = (await selectIn(
+    const pending = await selectByKeys<{ id: number; key: string; changed: string }>(
+      db,
+      "outbox",
+      ["id", "key", "changed"],
+      { destination, entity, status: "pending" },
+      "key",
       list.map((i) => i.key),
-      (slice) =>
-        db("outbox")
-          .select("id", "key", "changed")
-          .where({ destination, entity, status: "pending" })
-          .whereIn("key", slice as string[]),
-    )) as { id: number; key: string; changed: string }[];
+    );
     const carried = new Map<string, { ids: number[]; changed: Set<string> }>();
     for (const p of pending) {
       const c = carried.get(p.key) ?? { ids: [], changed: new Set<string>() };
@@ -112,20 +109,43 @@ const fromRaw = (r: RawOutbox): OutboxRow => ({
   changed: JSON.parse(r.changed),
 });
 
-/** Pending rows of a destination due by `now`, oldest first. */
+/** A pending row as delivery needs it: `properties` parsed, and also kept as the JSON text it was stored as. */
+export interface DueRow
+  extends Pick<OutboxRow, "id" | "entity" | "key" | "version" | "op" | "properties" | "changed" | "attempts"> {
+  idempotency_key: string;
+  propertiesJson: string;
+}
+
+/**
+ * Pending rows of a destination due by `now`, oldest first, from the id after `afterId`: delivery walks
+ * through them page by page, while the rows of the page before are still pending (in flight).
+ */
 export async function duePending(
   db: Db,
   destination: string,
   now: string,
   limit: number,
-): Promise<OutboxRow[]> {
+  afterId = 0,
+): Promise<DueRow[]> {
   const rows = (await db("outbox")
-    .select("*")
+    .select("id", "entity", "key", "version", "op", "properties", "changed", "idempotency_key", "attempts")
     .where({ destination, status: "pending" })
     .where("next_attempt_at", "<=", now)
+    .where("id", ">", afterId)
     .orderBy("id")
-    .limit(limit)) as RawOutbox[];
-  return rows.map(fromRaw);
+    .limit(limit)) as (Omit<DueRow, "properties" | "changed" | "propertiesJson"> & {
+    properties: string;
+    changed: string;
+  })[];
+  return rows.map((r) => ({
+    ...r,
+    id: Number(r.id),
+    version: Number(r.version),
+    attempts: Number(r.attempts),
+    properties: JSON.parse(r.properties) as Values,
+    changed: JSON.parse(r.changed) as string[],
+    propertiesJson: r.properties,
+  }));
 }
 
 /** The earliest retry time among a destination's pending rows, or null when none is pending. */
@@ -172,12 +192,14 @@ export async function outboxForKey(db: Db, entity: string, key: string): Promise
 }
 
 export async function loadRemoteIds(db: Db, destination: string, entity: string, keys: readonly string[]) {
-  const rows = (await selectIn(keys, (slice) =>
-    db("destination_records")
-      .select("key", "remote_id")
-      .where({ destination, entity })
-      .whereIn("key", slice as string[]),
-  )) as { key: string; remote_id: string | null }[];
+  const rows = await selectByKeys<{ key: string; remote_id: string | null }>(
+    db,
+    "destination_records",
+    ["key", "remote_id"],
+    { destination, entity },
+    "key",
+    keys,
+  );
   return new Map(rows.map((r) => [r.key, r.remote_id]));
 }
 
@@ -186,7 +208,8 @@ export interface PushedRecord {
   entity: string;
   key: string;
   remoteId: string | null;
-  pushed: Values;
+  /** The properties pushed, as JSON text (as the outbox row holds them: no need to encode them again). */
+  pushedJson: string;
   version: number;
   outboxId: number;
 }
@@ -206,7 +229,7 @@ export async function recordPushed(db: Db, at: string, records: readonly PushedR
     entity: r.entity,
     key: r.key,
     remote_id: r.remoteId,
-    pushed: JSON.stringify(r.pushed),
+    pushed: r.pushedJson,
     version: r.version,
     outbox_id: r.outboxId,
     pushed_at: at,

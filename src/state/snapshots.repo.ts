@@ -1,6 +1,6 @@
 /** Per (entity, key, source): that source's last canonical values and their hash. */
 import type { Observation, Values } from "../engine/types.ts";
-import { type Db, selectIn, upsertChunked } from "./store.ts";
+import { type Db, selectByKeys, selectIn, upsertChunked } from "./store.ts";
 
 export interface StoredSnapshot {
   key: string;
@@ -11,15 +11,47 @@ export interface StoredSnapshot {
   run_id: number;
 }
 
-/** Hashes (and values) of one source's stored snapshots for these keys. */
-export async function loadSnapshots(db: Db, entity: string, source: string, keys: readonly string[]) {
-  const rows = await selectIn(keys, (slice) =>
-    db("snapshots")
-      .select("key", "hash", "vals", "source_time", "observed_at", "run_id")
-      .where({ entity, source })
-      .whereIn("key", slice as string[]),
+/**
+ * The stored hash of each of these keys in one source's snapshot. Only the hashes: most records of a run
+ * are unchanged, and their values are never needed (see `loadSnapshotValues`).
+ */
+export async function loadSnapshotHashes(
+  db: Db,
+  entity: string,
+  source: string,
+  keys: readonly string[],
+): Promise<Map<string, string>> {
+  const rows = await selectByKeys<{ key: string; hash: string }>(
+    db,
+    "snapshots",
+    ["key", "hash"],
+    { entity, source },
+    "key",
+    keys,
   );
-  return new Map((rows as StoredSnapshot[]).map((r) => [r.key, r]));
+  const out = new Map<string, string>();
+  for (const r of rows) out.set(r.key, r.hash);
+  return out;
+}
+
+/** The stored values of these keys in one source's snapshot: those whose hash changed. */
+export async function loadSnapshotValues(
+  db: Db,
+  entity: string,
+  source: string,
+  keys: readonly string[],
+): Promise<Map<string, Values>> {
+  const rows = await selectByKeys<{ key: string; vals: string }>(
+    db,
+    "snapshots",
+    ["key", "vals"],
+    { entity, source },
+    "key",
+    keys,
+  );
+  const out = new Map<string, Values>();
+  for (const r of rows) out.set(r.key, JSON.parse(r.vals) as Values);
+  return out;
 }
 
 /** Every other source's observation of these keys, for merge. */

@@ -13,12 +13,12 @@
  *   npm run bench -- --rows 200000
  */
 import { spawn } from "node:child_process";
-import { hash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
+import type { Values } from "../../src/engine/types.ts";
 
 const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const benchDir = path.join(root, ".ferry", "bench");
@@ -156,15 +156,15 @@ async function startEmulatorProcess(): Promise<{ url: string; stop(): Promise<vo
   };
 }
 
-function rawReadHash(file: string, rows: number): number {
+function rawReadHash(file: string, rows: number, hashValues: (values: Values, fields: string[]) => string): number {
   const db = new Database(file, { readonly: true });
   const t0 = performance.now();
   let n = 0;
   let last = "";
-  for (const row of db.prepare("SELECT * FROM items").iterate() as Iterable<Record<string, unknown>>) {
-    let text = "";
-    for (const k in row) text += `${JSON.stringify(row[k])}\u001f`;
-    last = hash("sha1", text, "base64");
+  let columns: string[] | undefined;
+  for (const row of db.prepare("SELECT * FROM items").iterate() as Iterable<Values>) {
+    columns ??= Object.keys(row);
+    last = hashValues(row, columns);
     n++;
   }
   const s = (performance.now() - t0) / 1000;
@@ -181,6 +181,7 @@ async function child(rows: number) {
   const { deliverAll } = await import("../../src/delivery/deliver.ts");
   const { createDestinations } = await import("../../src/cli/context.ts");
   const { silentLogger } = await import("../../src/log.ts");
+  const { hashValues } = await import("../../src/engine/diff.ts");
 
   const source = sourcePath(rows);
   const dir = path.join(benchDir, `project-${rows}`);
@@ -212,7 +213,7 @@ async function child(rows: number) {
     };
   };
 
-  const raw = rawReadHash(source, rows);
+  const raw = rawReadHash(source, rows, hashValues);
   const full = await sync();
   const none = await sync();
   const db = new Database(source);

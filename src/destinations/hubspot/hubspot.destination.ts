@@ -269,7 +269,7 @@ export function createHubSpotDestination(
       }
       return results;
     },
-    close: async () => {},
+    close: async () => client.close(),
   };
 }
 

@@ -3,8 +3,10 @@
  * query wrapped as a subquery. Keyset paging keeps memory flat and makes every page a fresh, short read.
  */
 import path from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
 import knexFactory, { type Knex } from "knex";
 import { ConfigError, type FerryError, TransientError } from "../../errors.ts";
+import { keepPreparedStatements } from "../../sqlite-statements.ts";
 import type { ReadRequest, Source, SourceBatch, SourceContext, SourceDefinition } from "../source.ts";
 import { lowerBound } from "./lookback.ts";
 import { assertReadOnlyQuery } from "./read-only.ts";
@@ -17,7 +19,15 @@ function connect(conn: SqlConnection, baseDir: string): Knex {
     client: "better-sqlite3",
     connection: { filename: path.resolve(baseDir, conn.path), options: { readonly: true } },
     useNullAsDefault: true,
-    pool: { min: 1, max: 1 },
+    pool: {
+      min: 1,
+      max: 1,
+      // Every page of a read runs the same query text.
+      afterCreate: (c: BetterSqlite3.Database, done: (err: Error | null, c: unknown) => void) => {
+        keepPreparedStatements(c);
+        done(null, c);
+      },
+    },
   });
 }
 
