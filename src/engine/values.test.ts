@@ -327,3 +327,8 @@ describe("datetime", () => {
     rejects("datetime", 1705312800000, "expected an ISO 8601 date and time, got 1705312800000");
   });
 });
+
+test("a decimal with an absurd exponent is refused, not expanded", () => {
+  assert.throws(() => converterFor("decimal")("1e999999999"), { code: "DATA_BAD_VALUE" });
+  assert.equal(converterFor("decimal")("1.5e3"), "1500");
+});

@@ -27,9 +27,13 @@ function bad(type: string, raw: unknown, hint = ""): DataError {
 const empty = (raw: unknown) => raw === null || raw === undefined || raw === "";
 
 /** Exact decimal text: no exponent, no leading `+`, no superfluous zeros; `-0` is `0`. */
+const MAX_EXPONENT = 400;
+
 export function normalizeDecimal(text: string): string | null {
   const m = DECIMAL.exec(text.trim());
   if (!m || (m[2] === "" && (m[3] ?? "") === "")) return null;
+  // Written out, 1e999999999 would be a billion digits: no business value needs an exponent that large.
+  if (Math.abs(Number(m[4] ?? 0)) > MAX_EXPONENT) return null;
   let digits = (m[2] ?? "") + (m[3] ?? "");
   let point = (m[2] ?? "").length + Number(m[4] ?? 0);
   if (point < 0) {

@@ -4,8 +4,20 @@
  */
 import { accessSync, constants } from "node:fs";
 import path from "node:path";
-import { type Browser, chromium } from "playwright";
+import { createRequire } from "node:module";
+import type * as Playwright from "playwright";
+import type { Browser, BrowserType } from "playwright";
 import { ConfigError, TransientError } from "../../errors.ts";
+
+/**
+ * Playwright is loaded on first use, not when the source registry is imported: it weighs some 30 MB of
+ * heap that a process running only SQL and CSV jobs should not carry.
+ */
+let loaded: BrowserType | undefined;
+function chromiumType(): BrowserType {
+  loaded ??= (createRequire(import.meta.url)("playwright") as typeof Playwright).chromium;
+  return loaded;
+}
 
 export type BrowserOrigin = "config" | "FERRY_CHROMIUM_PATH" | "playwright" | "system";
 
@@ -45,7 +57,7 @@ function executable(file: string): boolean {
 
 function playwrightChromium(): string | undefined {
   try {
-    return chromium.executablePath();
+    return chromiumType().executablePath();
   } catch {
     return undefined;
   }
@@ -107,7 +119,7 @@ export async function launchBrowser(options: LaunchOptions): Promise<Browser> {
   options.signal.throwIfAborted();
   let browser: Browser;
   try {
-    browser = await chromium.launch({
+    browser = await chromiumType().launch({
       executablePath: options.executable.path,
       headless: true,
       args: [...CHROMIUM_FLAGS],

@@ -1,9 +1,9 @@
 /** The scrape source's errors: a stable code each, and a message that says what to do next. */
-import { errors } from "playwright";
 import { ConfigError, FatalError, FerryError, TransientError } from "../../errors.ts";
 import { firstLine } from "./browser.ts";
 
-export const isTimeout = (e: unknown): boolean => e instanceof errors.TimeoutError;
+/** Playwright's TimeoutError, recognised by name so that this module does not load Playwright. */
+export const isTimeout = (e: unknown): boolean => e instanceof Error && e.name === "TimeoutError";
 
 const inFrame = (frame: string | undefined) => (frame ? ` in the iframe ${JSON.stringify(frame)}` : "");
 
