@@ -39,7 +39,7 @@ export interface Project {
 export const PROJECT_FILE = "ferry.yaml";
 
 /** Credential fields stay references after loading; destinations resolve them into `Secret`s. */
-const SECRET_PATHS = ["destinations.*.token"];
+const SECRET_PATHS = ["destinations.*.token", "source.login.username", "source.login.password"];
 
 /** The line and column of a dotted path in a YAML file, for errors found after schema validation. */
 export function locate(dir: string, file: string, fieldPath: string): ConfigLocation {
@@ -216,6 +216,14 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
     const job = attempt(() => readValidated(dir, file, jobSchema, env));
     if (!job) continue;
     const name = path.basename(file).replace(/\.ya?ml$/, "");
+    const login = job.source.type === "scrape" ? job.source.login : undefined;
+    if (login) {
+      // As with destination tokens: kept as references, but one that cannot resolve is caught now.
+      for (const field of ["username", "password"] as const) {
+        const where = { file, path: `source.login.${field}` };
+        attempt(() => withLine(dir, file, () => resolveSecret(login[field], { env, baseDir: dir, where })));
+      }
+    }
     const where = (p: string) => locate(dir, file, p);
     const mapping = mappings.get(job.mapping);
     if (!mapping) {

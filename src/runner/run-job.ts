@@ -97,6 +97,7 @@ export async function runJob(
   const source: Source = definition.create(cfg.source, {
     baseDir: project.dir,
     connections: project.config.connections,
+    env: project.env,
     log,
     artifactsDir: path.join(project.dir, ".ferry", "runs", job.name, startedAt.replaceAll(":", "-")),
   });

@@ -62,6 +62,8 @@ export interface SourceContext {
   baseDir: string;
   connections: Record<string, unknown>;
   log: Logger;
+  /** The environment secret references resolve against (the project's). */
+  env: NodeJS.ProcessEnv;
   /** The run's own folder, for what a failed run leaves to debug it (screenshots, traces); created on demand. */
   artifactsDir?: string;
 }

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright";
-import { isSecretReference, resolveSecret, Secret } from "../../config/secrets.ts";
+import { resolveSecret, type Secret } from "../../config/secrets.ts";
 import { ConfigError } from "../../errors.ts";
 import { createCsvSource } from "../csv/csv.source.ts";
 import type { ReadRequest, Source, SourceBatch, SourceContext, SourceDefinition } from "../source.ts";
@@ -32,11 +32,9 @@ export function createScrapeSource(config: ScrapeSourceConfig, context: SourceCo
   const artifactsDir =
     context.artifactsDir ?? path.join(context.baseDir, ".ferry", "runs", "scrape", new Date().toISOString().replaceAll(":", "-"));
 
-  // The loader resolves references in job files, so a credential usually arrives resolved: wrap it at once.
+  // Credentials reach the source as references (the loader leaves them so) and become Secrets only here.
   const secret = (value: string, field: string): Secret =>
-    isSecretReference(value)
-      ? resolveSecret(value, { env: process.env, baseDir: context.baseDir, where: { file: "job", path: `source.login.${field}` } })
-      : new Secret(value);
+    resolveSecret(value, { env: context.env, baseDir: context.baseDir, where: { file: "job", path: `source.login.${field}` } });
   const credentials = config.login
     ? { username: secret(config.login.username, "username"), password: secret(config.login.password, "password") }
     : null;
