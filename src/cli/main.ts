@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { exitCodeFor } from "../errors.ts";
+import { registerCheckCommand } from "./check.command.ts";
 import type { GlobalOptions } from "./context.ts";
 import { registerOperateCommands } from "./operate.commands.ts";
 import { printError } from "./output.ts";
@@ -28,6 +29,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 const globals = () => program.opts<GlobalOptions>();
 registerSyncCommands(program, globals);
 registerValidateCommand(program, globals);
+registerCheckCommand(program, globals);
 registerOperateCommands(program, globals);
 registerServeCommand(program, globals);
 

@@ -39,7 +39,13 @@ export interface Project {
 export const PROJECT_FILE = "ferry.yaml";
 
 /** Credential fields stay references after loading; destinations resolve them into `Secret`s. */
-const SECRET_PATHS = ["destinations.*.token", "source.login.username", "source.login.password"];
+const SECRET_PATHS = [
+  "destinations.*.token",
+  "connections.*.url",
+  "connections.*.password",
+  "source.login.username",
+  "source.login.password",
+];
 
 /** The line and column of a dotted path in a YAML file, for errors found after schema validation. */
 export function locate(dir: string, file: string, fieldPath: string): ConfigLocation {
@@ -165,6 +171,16 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
     const file = path.basename(projectFile);
     const where = { file, path: `destinations.${name}.token` };
     attempt(() => withLine(dir, file, () => resolveSecret(d.token, { env, baseDir: dir, where })));
+  }
+
+  for (const [name, c] of Object.entries(config.connections)) {
+    const file = path.basename(projectFile);
+    for (const field of ["url", "password"] as const) {
+      const reference = c.dialect === "sqlite" ? undefined : c[field];
+      if (reference === undefined) continue;
+      const where = { file, path: `connections.${name}.${field}` };
+      attempt(() => withLine(dir, file, () => resolveSecret(reference, { env, baseDir: dir, where })));
+    }
   }
 
   const mappings = new Map<string, LoadedMapping>();

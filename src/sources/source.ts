@@ -45,6 +45,17 @@ export interface SourceBatch {
   position?: CursorPosition;
 }
 
+/** What `ferry check` shows of a source: a sample of what it reads, and what it found out on the way. */
+export interface SourceCheck {
+  columns: string[];
+  /** A few rows, as the engine would receive them. */
+  rows: Record<string, unknown>[];
+  /** Facts worth knowing (how reads are kept read-only...). */
+  notes: string[];
+  /** Things to fix before trusting a nightly run (a login that could write...). */
+  warnings: string[];
+}
+
 export interface Source {
   /** Where this source reads from, for logs and reports (never a credential). */
   readonly describe: string;
@@ -54,6 +65,8 @@ export interface Source {
    */
   readonly commitUnit: "batch" | "run";
   read(request: ReadRequest): AsyncIterable<SourceBatch>;
+  /** Connects and reads at most `limit` rows, writing nothing; sources that can say more implement it. */
+  check?(options: { limit: number; signal: AbortSignal }): Promise<SourceCheck>;
   close(): Promise<void>;
 }
 

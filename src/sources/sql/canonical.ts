@@ -1,0 +1,48 @@
+/**
+ * Rows as drivers return them, made canonical: date-times as ISO 8601 UTC, decimals and 64-bit integers
+ * as exact strings, binary as base64, and values too large or impossible to carry exactly refused.
+ */
+import { Read, Refused } from "./dialects/dialect.ts";
+
+export type Canonical = { values: Record<string, unknown> } | { refused: string };
+
+export function canonicalRow(row: Record<string, unknown>, maxLobBytes: number): Canonical {
+  const values: Record<string, unknown> = {};
+  for (const column in row) {
+    let v = row[column];
+    if (v instanceof Read) v = v.value;
+    if (v === null || v === undefined) {
+      values[column] = null;
+    } else if (typeof v === "string") {
+      if (v.length > maxLobBytes / 3 && Buffer.byteLength(v) > maxLobBytes) {
+        return { refused: tooLarge(column, Buffer.byteLength(v), maxLobBytes) };
+      }
+      values[column] = v;
+    } else if (typeof v === "number" || typeof v === "boolean") {
+      values[column] = v;
+    } else if (typeof v === "bigint") {
+      values[column] = v.toString();
+    } else if (v instanceof Date) {
+      if (Number.isNaN(v.getTime())) return { refused: `column ${column} holds an invalid date` };
+      values[column] = v.toISOString();
+    } else if (Buffer.isBuffer(v) || v instanceof Uint8Array) {
+      if (v.byteLength > maxLobBytes) return { refused: tooLarge(column, v.byteLength, maxLobBytes) };
+      values[column] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");
+    } else if (v instanceof Refused) {
+      return { refused: v.reason };
+    } else {
+      // JSON and array columns arrive parsed; they are carried as JSON text.
+      values[column] = JSON.stringify(v);
+    }
+  }
+  return { values };
+}
+
+/** The value to bind back for a cursor or key: what the database gave, before canonical conversion. */
+export function rawValue(v: unknown): unknown {
+  return v instanceof Read ? v.raw : v;
+}
+
+function tooLarge(column: string, bytes: number, max: number): string {
+  return `column ${column} holds ${bytes} bytes, more than max_lob_bytes (${max}): raise max_lob_bytes in the job or leave the column out of the query`;
+}

@@ -1,0 +1,257 @@
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { describe, test } from "node:test";
+import { Read, Refused, type ReadSettings, type ResolvedConnection, exactDecimal } from "./dialect.ts";
+import { dialects } from "./index.ts";
+import { mssqlValue } from "./mssql.ts";
+import { mysqlTypeCast, mysqlWriteGrants } from "./mysql.ts";
+import { ORACLE_SESSION, oracleConnectString, oracleFetchTypeHandler } from "./oracle.ts";
+import { postgresTypes } from "./postgres.ts";
+
+const settings: ReadSettings = {
+  zone: "Europe/Paris",
+  trimChar: true,
+  maxLobBytes: 100,
+  connectTimeout: 5_000,
+  queryTimeout: 60_000,
+};
+
+const server = (over: Partial<ResolvedConnection> = {}): ResolvedConnection => ({
+  dialect: "postgres",
+  host: "erp-db",
+  database: "erp",
+  user: "ferry",
+  password: "s3cret",
+  tls: { mode: "verify" },
+  poolMax: 3,
+  ...over,
+});
+
+const page = (dialect: keyof typeof dialects, query: string, where = "", bindings: unknown[] = [], orderBy: string[] = []) =>
+  dialects[dialect].page({ query, where: { sql: where, bindings }, orderBy, limit: 500 });
+
+describe("pages", () => {
+  test("SQLite, PostgreSQL and MySQL: a derived table with LIMIT, the limit bound last", () => {
+    for (const d of ["sqlite", "postgres", "mysql"] as const) {
+      const q = dialects[d].quote;
+      const p = page(d, "SELECT * FROM t", `${q("id")} > ?`, [7], [q("id")]);
+      assert.equal(p.sql, `SELECT * FROM (\nSELECT * FROM t\n) AS ferry_q WHERE ${q("id")} > ? ORDER BY ${q("id")} LIMIT ?`);
+      assert.deepEqual(p.bindings, [7, 500]);
+    }
+  });
+
+  test("quoting per dialect, embedded quotes doubled", () => {
+    assert.equal(dialects.postgres.quote("Cust\"Id"), "\"Cust\"\"Id\"");
+    assert.equal(dialects.mysql.quote("Cust`Id"), "`Cust``Id`");
+    assert.equal(dialects.mssql.quote("Cust]Id"), "[Cust]]Id]");
+    assert.equal(dialects.oracle.quote("CUST_ID"), "\"CUST_ID\"");
+  });
+
+  test("SQL Server: TOP with the limit bound first, cursor predicate and order", () => {
+    const p = page("mssql", "SELECT * FROM dbo.Customer", "[Modified] > ? OR ([Modified] = ? AND [Id] > ?)", ["a", "a", 3], ["[Modified]", "[Id]"]);
+    assert.equal(
+      p.sql,
+      "SELECT TOP (?) * FROM (\nSELECT * FROM dbo.Customer\n) AS ferry_q WHERE [Modified] > ? OR ([Modified] = ? AND [Id] > ?) ORDER BY [Modified], [Id]",
+    );
+    assert.deepEqual(p.bindings, [500, "a", "a", 3]);
+  });
+
+  test("SQL Server: a WITH query has its CTEs hoisted, since T-SQL cannot nest it", () => {
+    const p = page("mssql", "WITH active AS (SELECT * FROM c WHERE s = 'A')\nSELECT id, name FROM active", "[id] >= ?", [10], ["[id]"]);
+    assert.equal(
+      p.sql,
+      "WITH active AS (SELECT * FROM c WHERE s = 'A'),\nferry_q AS (\nSELECT id, name FROM active\n)\nSELECT TOP (?) * FROM ferry_q WHERE [id] >= ? ORDER BY [id]",
+    );
+    assert.deepEqual(p.bindings, [500, 10]);
+  });
+
+  test("Oracle: ROWNUM over an ordered inline view (every version), no AS before the alias", () => {
+    const p = page("oracle", "SELECT * FROM CUSTOMERS", "\"CUST_ID\" > ?", [5], ["\"CUST_ID\""]);
+    assert.equal(
+      p.sql,
+      "SELECT * FROM (SELECT * FROM (\nSELECT * FROM CUSTOMERS\n) ferry_q WHERE \"CUST_ID\" > ? ORDER BY \"CUST_ID\") WHERE ROWNUM <= ?",
+    );
+    assert.deepEqual(p.bindings, [5, 500]);
+  });
+
+  test("an unordered page (rows without a key)", () => {
+    assert.equal(page("mssql", "SELECT 1 AS a", "[a] IS NULL").sql, "SELECT TOP (?) * FROM (\nSELECT 1 AS a\n) AS ferry_q WHERE [a] IS NULL");
+    assert.equal(page("postgres", "SELECT 1 AS a").sql, "SELECT * FROM (\nSELECT 1 AS a\n) AS ferry_q LIMIT ?");
+  });
+});
+
+describe("read-only", () => {
+  test("each dialect's way of keeping a read read-only", () => {
+    assert.equal(dialects.postgres.readOnly.kind, "transaction");
+    assert.equal(dialects.mysql.readOnly.kind, "transaction");
+    assert.deepEqual(dialects.oracle.readOnly, { kind: "statement", sql: "SET TRANSACTION READ ONLY" });
+    assert.equal(dialects.sqlite.readOnly.kind, "none");
+    assert.equal(dialects.mssql.readOnly.kind, "none");
+    assert.match((dialects.mssql.readOnly as { why: string }).why, /ApplicationIntent=ReadOnly/);
+  });
+
+  test("SQLite opens the file read-only; every server dialect can ask what the login may write", () => {
+    const cfg = dialects.sqlite.knexConfig({ dialect: "sqlite", path: "/data/erp.db", tls: { mode: "disable" }, poolMax: 1 }, settings);
+    assert.deepEqual((cfg.connection as { options: unknown }).options, { readonly: true, fileMustExist: true });
+    for (const d of ["postgres", "mysql", "mssql", "oracle"] as const) assert.ok(dialects[d].writeAccess, d);
+    assert.match(dialects.mssql.writeAccess!.sql, /HAS_PERMS_BY_NAME/);
+    assert.match(dialects.mssql.writeAccess!.sql, /IS_ROLEMEMBER\(r\.name\)/);
+    assert.match(dialects.oracle.writeAccess!.sql, /session_privs/);
+    assert.match(dialects.postgres.writeAccess!.sql, /has_table_privilege/);
+  });
+
+  test("MySQL grants that let the login write", () => {
+    assert.deepEqual(
+      mysqlWriteGrants([
+        "GRANT USAGE ON *.* TO `ferry`@`%`",
+        "GRANT SELECT ON `erp`.* TO `ferry`@`%`",
+        "GRANT SELECT, INSERT ON `erp`.`orders` TO `ferry`@`%`",
+        "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+        "GRANT SELECT ON `update_log`.* TO `ferry`@`%`",
+      ]),
+      ["GRANT SELECT, INSERT ON `erp`.`orders` TO `ferry`@`%`", "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"],
+    );
+  });
+});
+
+describe("driver settings", () => {
+  test("PostgreSQL: TLS verified by default, timeouts, pool, application name", () => {
+    const cfg = dialects.postgres.knexConfig(server(), settings);
+    const c = cfg.connection as Record<string, unknown>;
+    assert.equal(cfg.client, "pg");
+    assert.deepEqual(c.ssl, { rejectUnauthorized: true });
+    assert.equal(c.port, 5432);
+    assert.equal(c.connectionTimeoutMillis, 5_000);
+    assert.equal(c.statement_timeout, 60_000);
+    assert.equal(c.application_name, "ferry");
+    assert.deepEqual(cfg.pool, { min: 0, max: 3 });
+    const insecure = dialects.postgres.knexConfig(server({ tls: { mode: "insecure", serverName: "db.internal" } }), settings);
+    assert.deepEqual((insecure.connection as Record<string, unknown>).ssl, { rejectUnauthorized: false, servername: "db.internal" });
+    const plain = dialects.postgres.knexConfig(server({ tls: { mode: "disable" } }), settings);
+    assert.equal((plain.connection as Record<string, unknown>).ssl, false);
+  });
+
+  test("MySQL: decimals and big integers as strings, dates as text, TLS", () => {
+    const c = dialects.mysql.knexConfig(server({ dialect: "mysql" }), settings).connection as Record<string, unknown>;
+    assert.equal(c.port, 3306);
+    assert.equal(c.decimalNumbers, false);
+    assert.equal(c.bigNumberStrings, true);
+    assert.equal(c.supportBigNumbers, true);
+    assert.equal(c.dateStrings, true);
+    assert.equal(c.charset, "utf8mb4");
+    assert.deepEqual(c.ssl, { rejectUnauthorized: true });
+    const plain = dialects.mysql.knexConfig(server({ dialect: "mysql", tls: { mode: "disable" } }), settings).connection as Record<string, unknown>;
+    assert.equal(plain.ssl, undefined);
+  });
+
+  test("SQL Server: instance name, ApplicationIntent=ReadOnly, encryption, UTC, timeouts", () => {
+    const cfg = dialects.mssql.knexConfig(server({ dialect: "mssql", instanceName: "SQLEXPRESS", readOnlyIntent: true }), settings);
+    const c = cfg.connection as { options: Record<string, unknown> } & Record<string, unknown>;
+    assert.equal(c.server, "erp-db");
+    assert.equal(c.connectionTimeout, 5_000);
+    assert.equal(c.requestTimeout, 60_000);
+    assert.equal(c.options.instanceName, "SQLEXPRESS");
+    assert.equal(c.options.readOnlyIntent, true);
+    assert.equal(c.options.encrypt, true);
+    assert.equal(c.options.trustServerCertificate, false);
+    assert.equal(c.options.useUTC, true);
+    const insecure = dialects.mssql.knexConfig(server({ dialect: "mssql", tls: { mode: "insecure" } }), settings).connection as { options: Record<string, unknown> };
+    assert.equal(insecure.options.trustServerCertificate, true);
+    assert.equal(typeof cfg.client, "function", "a client class converting values with their metadata");
+  });
+
+  test("Oracle: Easy Connect descriptors for a service, a SID, TLS; a given descriptor as is", () => {
+    assert.equal(
+      oracleConnectString(server({ dialect: "oracle", port: 1521, serviceName: "ERP", tls: { mode: "disable" } })),
+      "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=erp-db)(PORT=1521))(CONNECT_DATA=(SERVICE_NAME=ERP)))",
+    );
+    assert.equal(
+      oracleConnectString(server({ dialect: "oracle", sid: "ORCL", tls: { mode: "disable" } })),
+      "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=erp-db)(PORT=1521))(CONNECT_DATA=(SID=ORCL)))",
+    );
+    assert.equal(
+      oracleConnectString(server({ dialect: "oracle", serviceName: "ERP", tls: { mode: "verify", serverName: "CN=erp-db" } })),
+      "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCPS)(HOST=erp-db)(PORT=2484))(CONNECT_DATA=(SERVICE_NAME=ERP))(SECURITY=(SSL_SERVER_CERT_DN=\"CN=erp-db\")))",
+    );
+    const tns = "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=a)(PORT=1))(CONNECT_DATA=(SERVICE_NAME=X)))";
+    assert.equal(oracleConnectString(server({ dialect: "oracle", connectString: tns })), tns);
+    assert.throws(
+      () => dialects.oracle.knexConfig(server({ dialect: "oracle", serviceName: "ERP", tls: { mode: "insecure" } }), settings),
+      /cannot accept an unverified certificate/,
+    );
+    assert.match(ORACLE_SESSION, /NLS_DATE_FORMAT = 'YYYY-MM-DD HH24:MI:SS'/);
+  });
+});
+
+describe("values", () => {
+  test("PostgreSQL: zone-less timestamps read in the connection's zone, with the raw text kept for cursors", () => {
+    const { getTypeParser } = postgresTypes(settings);
+    const ts = getTypeParser(1114, "text")("2024-07-01 10:00:00.123456") as Read;
+    assert.deepEqual([ts.raw, ts.value], ["2024-07-01 10:00:00.123456", "2024-07-01T08:00:00.123456Z"]);
+    const tz = getTypeParser(1184, "text")("2024-07-01 10:00:00+02") as Read;
+    assert.deepEqual([tz.raw, tz.value], ["2024-07-01 10:00:00+02", "2024-07-01T08:00:00Z"]);
+    assert.equal(getTypeParser(1082, "text")("2024-07-01"), "2024-07-01");
+    assert.equal(getTypeParser(1042, "text")("AB   "), "AB");
+    assert.equal(getTypeParser(1700, "text")("12345678901234567890.123"), "12345678901234567890.123");
+  });
+
+  test("MySQL: DATETIME in the connection's zone, TIMESTAMP in UTC (the session's), BIT(1) a boolean", () => {
+    const cast = mysqlTypeCast(settings);
+    const field = (type: string, text: string | null, length = 19) => ({
+      type,
+      length,
+      string: () => text,
+      buffer: () => (text === null ? null : Buffer.from([Number(text)])),
+    });
+    const dt = cast(field("DATETIME", "2024-01-15 10:00:00"), () => "next") as Read;
+    assert.deepEqual([dt.raw, dt.value], ["2024-01-15 10:00:00", "2024-01-15T09:00:00Z"]);
+    const ts = cast(field("TIMESTAMP", "2024-01-15 10:00:00"), () => "next") as Read;
+    assert.equal(ts.value, "2024-01-15T10:00:00Z");
+    assert.equal(cast(field("BIT", "1", 1), () => "next"), true);
+    assert.equal(cast(field("BIT", "0", 1), () => "next"), false);
+    assert.equal(cast(field("DATETIME", null), () => "next"), null);
+    assert.equal(cast(field("NEWDECIMAL", "1.98"), () => "next"), "next");
+  });
+
+  test("SQL Server: every stored digit of a datetime2, datetimeoffset as UTC, dates, decimals checked", () => {
+    const meta = (name: string, extra: Record<string, number> = {}) => ({ colName: "c", type: { name }, ...extra });
+    const d = Object.assign(new Date(Date.UTC(2024, 6, 1, 10, 0, 0, 123)), { nanosecondsDelta: 0.0004567 });
+    const dt2 = mssqlValue({ value: d, metadata: meta("DateTime2N", { scale: 7 }) }, settings) as Read;
+    assert.deepEqual([dt2.raw, dt2.value], ["2024-07-01 10:00:00.1234567", "2024-07-01T08:00:00.1234567Z"]);
+    const dt = mssqlValue({ value: new Date(Date.UTC(2024, 0, 1, 0, 0, 0, 3)), metadata: meta("DateTimeN") }, settings) as Read;
+    assert.equal(dt.raw, "2024-01-01 00:00:00.003");
+    const off = mssqlValue({ value: new Date(Date.UTC(2024, 0, 1, 8, 0, 0)), metadata: meta("DateTimeOffsetN", { scale: 0 }) }, settings);
+    assert.ok(off instanceof Read);
+    assert.equal(mssqlValue({ value: new Date(Date.UTC(2024, 0, 1)), metadata: meta("DateN") }, settings), "2024-01-01");
+    assert.equal(mssqlValue({ value: 1234.5, metadata: meta("DecimalN", { scale: 2, precision: 10 }) }, settings), "1234.50");
+    assert.equal(mssqlValue({ value: 12.3456, metadata: meta("MoneyN") }, settings), "12.3456");
+    assert.ok(mssqlValue({ value: 12345678901234.56, metadata: meta("DecimalN", { scale: 4 }) }, settings) instanceof Refused);
+    assert.equal(mssqlValue({ value: "AB   ", metadata: meta("NChar") }, settings), "AB");
+    assert.equal(mssqlValue({ value: "AB   ", metadata: meta("NVarChar") }, settings), "AB   ");
+    assert.equal(mssqlValue({ value: null, metadata: meta("DecimalN") }, settings), null);
+  });
+
+  test("exactDecimal: up to 15 significant digits is exact; beyond, refused with a way out", () => {
+    assert.equal(exactDecimal(0.1, 2, "x"), "0.10");
+    assert.equal(exactDecimal(-99999999999.9999, 4, "x"), "-99999999999.9999");
+    const refused = exactDecimal(123456789012.3456, 4, "BALANCE");
+    assert.ok(refused instanceof Refused);
+    assert.match(refused.reason, /CAST\(BALANCE AS VARCHAR\(40\)\)/);
+  });
+
+  test("Oracle: numbers as text, dates in the connection's zone, large objects over the limit refused", async () => {
+    const oracledb = createRequire(import.meta.url)("oracledb") as Record<string, unknown>;
+    const handler = oracleFetchTypeHandler(settings);
+    assert.deepEqual(handler({ dbType: oracledb.DB_TYPE_NUMBER, name: "N" }), { type: oracledb.STRING });
+    const date = handler({ dbType: oracledb.DB_TYPE_DATE, name: "D" }) as { converter(v: string): Read };
+    assert.equal(date.converter("2024-01-15 10:00:00").value, "2024-01-15T09:00:00Z");
+    const tz = handler({ dbType: oracledb.DB_TYPE_TIMESTAMP_TZ, name: "T" }) as { converter(v: string): Read };
+    assert.equal(tz.converter("2024-01-15 10:00:00.500000000+01:00").value, "2024-01-15T09:00:00.500000000Z");
+    const clob = handler({ dbType: oracledb.DB_TYPE_CLOB, name: "NOTES" }) as { converter(v: unknown): Promise<unknown> };
+    assert.equal(await clob.converter({ length: 10, getData: async () => "short text" }), "short text");
+    const big = await clob.converter({ length: 1000, getData: async () => "x".repeat(1000) });
+    assert.ok(big instanceof Refused);
+    assert.match(big.reason, /NOTES holds a large object of 1000 characters/);
+    assert.equal(handler({ dbType: oracledb.DB_TYPE_VARCHAR, name: "V" }), undefined);
+  });
+});
