@@ -8,6 +8,7 @@ import path from "node:path";
 import { isMap, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { compileMapping } from "../engine/map.ts";
+import { assertReadOnlyQuery } from "../sources/sql/read-only.ts";
 import { ConfigError, type ConfigLocation, formatLocation } from "../errors.ts";
 import { type JobConfig, jobSchema } from "./job.schema.ts";
 import { type MappingConfig, mappingSchema } from "./mapping.schema.ts";
@@ -264,7 +265,13 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
         ),
       );
     }
-    if (job.source.type === "sql" && !config.connections[job.source.connection]) {
+    const connection = job.source.type === "sql" ? config.connections[job.source.connection] : undefined;
+    if (job.source.type === "sql" && connection) {
+      // Refused here too, so `ferry validate` finds a writing query with its file and line.
+      const query = job.source.query;
+      attempt(() => assertReadOnlyQuery(query, connection.dialect, where("source.query")));
+    }
+    if (job.source.type === "sql" && !connection) {
       errors.push(
         new ConfigError(
           "CONFIG_UNKNOWN_CONNECTION",

@@ -9,8 +9,9 @@
  *   - a re-run with 1% of the rows changed, checking that exactly those are pushed.
  * It prints rows/s, each as a ratio to the limit, and peak RSS. It never fails on a timing.
  *
- *   npm run bench                 # 100k and 1M
+ *   npm run bench                 # 100k and 1M, every suite
  *   npm run bench -- --rows 200000
+ *   npm run bench -- --suite sync  # this sync only; `--suite sql`: extract from live servers (sql-extract.ts)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -19,11 +20,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import type { Values } from "../../src/engine/types.ts";
+import { benchSqlExtract } from "./sql-extract.ts";
 
 const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const benchDir = path.join(root, ".ferry", "bench");
 const args = parseArgs({
-  options: { rows: { type: "string", multiple: true }, child: { type: "string" } },
+  options: {
+    rows: { type: "string", multiple: true },
+    child: { type: "string" },
+    suite: { type: "string", multiple: true },
+  },
 }).values;
 
 function sourcePath(rows: number) {
@@ -246,6 +252,12 @@ async function child(rows: number) {
 
 async function main() {
   const sizes = (args.rows ?? ["100000", "1000000"]).map(Number);
+  const suites = args.suite ?? ["sync", "sql"];
+  if (suites.includes("sync")) await benchSync(sizes);
+  if (suites.includes("sql")) await benchSqlExtract(sizes);
+}
+
+async function benchSync(sizes: number[]) {
   const results: Record<string, unknown>[] = [];
   for (const rows of sizes) {
     process.stderr.write(`generating ${rows} rows… `);

@@ -6,18 +6,19 @@ import { Read, Refused } from "./dialects/dialect.ts";
 
 export type Canonical = { values: Record<string, unknown> } | { refused: string };
 
+/** Converts the row in place (it is the driver's fresh object, read by no one else) and returns it. */
 export function canonicalRow(row: Record<string, unknown>, maxLobBytes: number): Canonical {
-  const values: Record<string, unknown> = {};
+  const values = row;
   for (const column in row) {
     let v = row[column];
     if (v instanceof Read) v = v.value;
-    if (v === null || v === undefined) {
-      values[column] = null;
-    } else if (typeof v === "string") {
+    if (typeof v === "string") {
       if (v.length > maxLobBytes / 3 && Buffer.byteLength(v) > maxLobBytes) {
         return { refused: tooLarge(column, Buffer.byteLength(v), maxLobBytes) };
       }
       values[column] = v;
+    } else if (v === null || v === undefined) {
+      values[column] = null;
     } else if (typeof v === "number" || typeof v === "boolean") {
       values[column] = v;
     } else if (typeof v === "bigint") {

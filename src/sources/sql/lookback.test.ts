@@ -53,6 +53,8 @@ describe("lowerBound", () => {
     assert.equal(lowerBound("2024-01-01T10:00:00-05:00", "1h"), "2024-01-01T09:00:00-05:00");
     assert.equal(lowerBound("2024-01-01 00:30:00-0130", "1h"), "2023-12-31 23:30:00-0130");
     assert.equal(lowerBound("2024-01-01T10:00:00.5+02:00", "1h"), "2024-01-01T09:00:00.5+02:00");
+    assert.equal(lowerBound("2024-01-01 10:00:00+00", "1h"), "2024-01-01 09:00:00+00");
+    assert.equal(lowerBound("2024-01-01 00:30:00.123456-05", "1h"), "2023-12-31 23:30:00.123000-05");
   });
 
   test("date-only cursors step back whole days (a shorter lookback still takes the day before)", () => {

@@ -10,7 +10,7 @@ export function parseDuration(text: string): number | null {
   return m ? Number(m[1]) * UNITS[m[2]!]! : null;
 }
 
-const LAYOUT = /^(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/;
+const LAYOUT = /^(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 export function lowerBound(cursor: string | number, lookback: string | number | null): string | number {
   if (lookback === null || lookback === 0 || lookback === "0") return cursor;
@@ -31,11 +31,12 @@ export function lowerBound(cursor: string | number, lookback: string | number | 
     );
   }
   const [, date, sep, time, frac = "", zone = ""] = m;
-  const utc = Date.parse(`${date}T${time}${frac}${zone === "" ? "Z" : zone}`);
   // Keep the value's own zone: the shifted instant is printed in the cursor's offset, so that a text column
   // (SQLite) compares like with like. Printing a `-05:00` value in UTC would raise the bound and skip rows.
-  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
-  const offset = z ? (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3])) * 60_000 : 0;
+  // PostgreSQL prints whole-hour offsets as `+02`.
+  const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  const offset = z ? (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60_000 : 0;
+  const utc = Date.parse(`${date}T${time}${frac}Z`) - offset;
   const iso = new Date(utc - ms + offset).toISOString();
   const fraction = frac === "" ? "" : iso.slice(19, 23).padEnd(frac.length, "0").slice(0, frac.length);
   return `${iso.slice(0, 10)}${sep}${iso.slice(11, 19)}${fraction}${zone}`;

@@ -80,7 +80,13 @@ function fieldsOrUrl(c: { url?: string; host?: string }, ctx: z.RefinementCtx, e
 export const sqliteConnectionSchema = z.strictObject({
   dialect: z.literal("sqlite"),
   path: z.string().min(1).describe("Path of the SQLite database file, relative to ferry.yaml. Opened read-only."),
-  time_zone: zone,
+  time_zone: z
+    .literal("UTC", {
+      error:
+        "SQLite has no date-time type, so Ferry cannot tell a local date-time from text: store date-times in UTC, or convert them to UTC in the query",
+    })
+    .default("UTC")
+    .describe("SQLite date-times are text, read as UTC."),
 });
 
 export const postgresConnectionSchema = z

@@ -4,6 +4,7 @@
  * page a fresh, short, read-only statement. The dialect decides the SQL of a page, the driver settings and
  * how values arrive; this file decides which pages to ask for.
  */
+import { existsSync } from "node:fs";
 import knexFactory, { type Knex } from "knex";
 import { ConfigError, DataError, FatalError, type FerryError, TransientError } from "../../errors.ts";
 import type {
@@ -60,7 +61,7 @@ const UNKNOWN_COLUMN = /42703|ER_BAD_FIELD_ERROR|no such column|Invalid column n
 export function queryError(e: unknown, connection: string, dialect: string): FerryError {
   const err = e as { code?: string | number; errno?: number; name?: string; message?: string };
   const code = String(err.code ?? "");
-  const message = (err.message ?? String(e)).replace(/^[\s\S]*? - /, "").split("\n")[0]!;
+  const message = (err.message ?? String(e)).split("\n")[0]!;
   if (TRANSIENT.has(code) || err.name === "KnexTimeoutError" || /timeout|timed out|ORA-12170|ORA-12541|NJS-50[0-9]/i.test(message)) {
     return new TransientError(
       "SOURCE_UNAVAILABLE",
@@ -139,8 +140,30 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
     } else if (resolved.tls.mode === "disable" && dialect.name !== "sqlite") {
       context.log.warn({ connection: config.connection }, "connection NOT encrypted (tls.mode: disable)");
     }
+    if (resolved.path !== undefined && !existsSync(resolved.path)) {
+      throw new ConfigError(
+        "SOURCE_SQL_BAD_CONNECTION",
+        `connection ${config.connection}: the SQLite database ${resolved.path} does not exist. Check its path in ferry.yaml (relative to ferry.yaml)`,
+      );
+    }
     try {
-      db = knexFactory(dialect.knexConfig(resolved, settings));
+      db = knexFactory({
+        ...dialect.knexConfig(resolved, settings),
+        // knex would put the statement, with its bound values, in front of the driver's message: neither
+        // belongs in an error a user reads, and values may be personal data.
+        compileSqlOnError: false,
+        log: {
+          warn: (m: unknown) => context.log.warn({ connection: config.connection }, String(m)),
+          error: (m: unknown) => context.log.debug({ connection: config.connection }, String(m)),
+          deprecate: () => {},
+          debug: () => {},
+        },
+      });
+      db.on("query-error", (err: Error, query: { sql?: string }) => {
+        if (typeof query?.sql === "string" && err.message.startsWith(`${query.sql} - `)) {
+          err.message = err.message.slice(query.sql.length + 3);
+        }
+      });
     } catch (e) {
       throw new ConfigError("SOURCE_SQL_BAD_CONNECTION", `connection ${config.connection}: ${(e as Error).message}`, undefined, {
         cause: e,
@@ -168,7 +191,7 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
                 return raw(trx);
               })
             : await raw(k);
-      return dialect.rows(result);
+      return dialect.rows(result, settings);
     } catch (e) {
       throw queryError(e, config.connection, dialect.name);
     }
@@ -185,13 +208,22 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
     /** A page's rows as batches of the job's size; in cursor mode each carries the position after it. */
     function* batches(rows: Row[], withPosition: boolean): Generator<SourceBatch> {
       for (let start = 0; start < rows.length; start += req.batchSize) {
+        req.signal.throwIfAborted();
         const chunk = rows.slice(start, start + req.batchSize);
         const batch: SourceBatch = { rows: [], rejects: [], columns: Object.keys(chunk[0]!) };
+        if (withPosition && req.cursor) {
+          // Taken before the rows are made canonical: a checkpoint holds the database's own form.
+          const last = chunk.at(-1)!;
+          batch.position = {
+            cursor: positionValue(last[req.cursor.column]),
+            key: positionValue(last[req.keyColumn]),
+          };
+        }
         for (const row of chunk) {
           line++;
+          const k = row[req.keyColumn];
           const canonical = canonicalRow(row, settings.maxLobBytes);
           if ("refused" in canonical) {
-            const k = row[req.keyColumn];
             batch.rejects.push({
               line,
               error: new DataError(
@@ -200,13 +232,6 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
               ),
             });
           } else batch.rows.push({ values: canonical.values, line });
-        }
-        if (withPosition && req.cursor) {
-          const last = chunk.at(-1)!;
-          batch.position = {
-            cursor: positionValue(last[req.cursor.column]),
-            key: positionValue(last[req.keyColumn]),
-          };
         }
         yield batch;
       }
@@ -317,7 +342,7 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
     if (dialect.writeAccess) {
       let findings: string[];
       try {
-        findings = dialect.writeAccess.findings(dialect.rows(await open().raw(dialect.writeAccess.sql)));
+        findings = dialect.writeAccess.findings(dialect.rows(await open().raw(dialect.writeAccess.sql), settings));
       } catch (e) {
         findings = [];
         warnings.push(`could not ask the database what this login may write: ${queryError(e, config.connection, dialect.name).message}`);

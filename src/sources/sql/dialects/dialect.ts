@@ -73,8 +73,8 @@ export interface Dialect {
   readonly readOnly: { kind: "transaction" } | { kind: "statement"; sql: string } | { kind: "none"; why: string };
   /** Options for knex's `raw().options()` on every page (Oracle's fetch type handler). */
   queryOptions?(settings: ReadSettings): Record<string, unknown>;
-  /** The rows of a `knex.raw` result: each driver shapes it differently. */
-  rows(result: unknown): Record<string, unknown>[];
+  /** The rows of a `knex.raw` result (each driver shapes it differently), values as the source expects. */
+  rows(result: unknown, settings: ReadSettings): Record<string, unknown>[];
   /** How to ask what the login could write: a query and what its rows say. Null: the dialect cannot ask. */
   readonly writeAccess: { sql: string; findings(rows: Record<string, unknown>[]): string[] } | null;
   /** A cursor position stored in a checkpoint, as the driver must bind it (rowversion hex to bytes). */

@@ -4,8 +4,8 @@ import { describe, test } from "node:test";
 import { Read, Refused, type ReadSettings, type ResolvedConnection, exactDecimal } from "./dialect.ts";
 import { dialects } from "./index.ts";
 import { mssqlValue } from "./mssql.ts";
-import { mysqlTypeCast, mysqlWriteGrants } from "./mysql.ts";
-import { ORACLE_SESSION, oracleConnectString, oracleFetchTypeHandler } from "./oracle.ts";
+import { mysqlRows, mysqlWriteGrants } from "./mysql.ts";
+import { ORACLE_SESSION, oracleConnectString, oracleFetchTypeHandler, oracleNumber } from "./oracle.ts";
 import { postgresTypes } from "./postgres.ts";
 
 const settings: ReadSettings = {
@@ -179,6 +179,12 @@ describe("driver settings", () => {
       () => dialects.oracle.knexConfig(server({ dialect: "oracle", serviceName: "ERP", tls: { mode: "insecure" } }), settings),
       /cannot accept an unverified certificate/,
     );
+    assert.throws(
+      () => dialects.oracle.knexConfig(server({ dialect: "oracle", serviceName: "ERP", tls: { mode: "verify", ca: "/etc/ferry/ca.pem" } }), settings),
+      /wallet file named ewallet.pem/,
+    );
+    const wallet = dialects.oracle.knexConfig(server({ dialect: "oracle", serviceName: "ERP", tls: { mode: "verify", ca: "/etc/ferry/wallet/ewallet.pem" } }), settings);
+    assert.equal((wallet.connection as Record<string, unknown>).walletLocation, "/etc/ferry/wallet");
     assert.match(ORACLE_SESSION, /NLS_DATE_FORMAT = 'YYYY-MM-DD HH24:MI:SS'/);
   });
 });
@@ -196,21 +202,25 @@ describe("values", () => {
   });
 
   test("MySQL: DATETIME in the connection's zone, TIMESTAMP in UTC (the session's), BIT(1) a boolean", () => {
-    const cast = mysqlTypeCast(settings);
-    const field = (type: string, text: string | null, length = 19) => ({
-      type,
-      length,
-      string: () => text,
-      buffer: () => (text === null ? null : Buffer.from([Number(text)])),
-    });
-    const dt = cast(field("DATETIME", "2024-01-15 10:00:00"), () => "next") as Read;
+    const fields = [
+      { name: "dt", columnType: 12 },
+      { name: "ts", columnType: 7 },
+      { name: "flag", columnType: 16, columnLength: 1 },
+      { name: "bits", columnType: 16, columnLength: 8 },
+      { name: "amount", columnType: 246 },
+    ];
+    const rows = mysqlRows(
+      [[{ dt: "2024-01-15 10:00:00", ts: "2024-01-15 10:00:00", flag: Buffer.from([1]), bits: Buffer.from([5]), amount: "1.98" }, { dt: null, ts: null, flag: Buffer.from([0]), bits: null, amount: null }], fields],
+      settings,
+    );
+    const dt = rows[0]!.dt as Read;
     assert.deepEqual([dt.raw, dt.value], ["2024-01-15 10:00:00", "2024-01-15T09:00:00Z"]);
-    const ts = cast(field("TIMESTAMP", "2024-01-15 10:00:00"), () => "next") as Read;
-    assert.equal(ts.value, "2024-01-15T10:00:00Z");
-    assert.equal(cast(field("BIT", "1", 1), () => "next"), true);
-    assert.equal(cast(field("BIT", "0", 1), () => "next"), false);
-    assert.equal(cast(field("DATETIME", null), () => "next"), null);
-    assert.equal(cast(field("NEWDECIMAL", "1.98"), () => "next"), "next");
+    assert.equal((rows[0]!.ts as Read).value, "2024-01-15T10:00:00Z");
+    assert.equal(rows[0]!.flag, true);
+    assert.equal(rows[1]!.flag, false);
+    assert.deepEqual(rows[0]!.bits, Buffer.from([5]));
+    assert.equal(rows[0]!.amount, "1.98");
+    assert.equal(rows[1]!.dt, null);
   });
 
   test("SQL Server: every stored digit of a datetime2, datetimeoffset as UTC, dates, decimals checked", () => {
@@ -242,7 +252,8 @@ describe("values", () => {
   test("Oracle: numbers as text, dates in the connection's zone, large objects over the limit refused", async () => {
     const oracledb = createRequire(import.meta.url)("oracledb") as Record<string, unknown>;
     const handler = oracleFetchTypeHandler(settings);
-    assert.deepEqual(handler({ dbType: oracledb.DB_TYPE_NUMBER, name: "N" }), { type: oracledb.STRING });
+    assert.deepEqual(handler({ dbType: oracledb.DB_TYPE_NUMBER, name: "N" }), { type: oracledb.STRING, converter: oracleNumber });
+    assert.deepEqual([".5", "-.25", "12.5", "-3", null].map(oracleNumber), ["0.5", "-0.25", "12.5", "-3", null]);
     const date = handler({ dbType: oracledb.DB_TYPE_DATE, name: "D" }) as { converter(v: string): Read };
     assert.equal(date.converter("2024-01-15 10:00:00").value, "2024-01-15T09:00:00Z");
     const tz = handler({ dbType: oracledb.DB_TYPE_TIMESTAMP_TZ, name: "T" }) as { converter(v: string): Read };

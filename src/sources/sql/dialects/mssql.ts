@@ -8,6 +8,7 @@
  * tedious the rest in `nanosecondsDelta`), decimals checked for exactness (tedious returns them as floats),
  * CHAR padding trimmed when asked.
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { wallClockToUtc } from "../zone.ts";
 import { type Dialect, exactDecimal, type PageRequest, Read, type ReadSettings, type Statement } from "./dialect.ts";
@@ -103,7 +104,7 @@ export const mssql: Dialect = {
         useUTC: true,
         encrypt: c.tls.mode !== "disable",
         trustServerCertificate: c.tls.mode === "insecure",
-        ...(c.tls.ca ? { cryptoCredentialsDetails: { ca: c.tls.ca } } : {}),
+        ...(c.tls.ca ? { cryptoCredentialsDetails: { ca: readFileSync(c.tls.ca, "utf8") } } : {}),
         ...(c.tls.serverName ? { serverName: c.tls.serverName } : {}),
         ...(c.instanceName ? { instanceName: c.instanceName } : {}),
         readOnlyIntent: c.readOnlyIntent ?? true,

@@ -6,6 +6,7 @@
  * TIME ZONE by its offset. Pages use ROWNUM, which every Oracle version since 8 understands.
  */
 import { createRequire } from "node:module";
+import path from "node:path";
 import { offsetToUtc, wallClockToUtc } from "../zone.ts";
 import { type Dialect, doubleQuote, type PageRequest, Read, Refused, type ReadSettings, type ResolvedConnection, type Statement } from "./dialect.ts";
 
@@ -29,13 +30,19 @@ interface FetchMetadata {
 
 const require = createRequire(import.meta.url);
 
+export function oracleNumber(v: string | null): string | null {
+  if (v === null) return null;
+  return v.startsWith(".") ? `0${v}` : v.startsWith("-.") ? `-0${v.slice(1)}` : v;
+}
+
 /** Per-column fetch rules: what arrives as text, and how it becomes canonical. */
 export function oracleFetchTypeHandler(settings: ReadSettings) {
   const oracledb = require("oracledb") as Record<string, unknown>;
   const t = (name: string) => oracledb[name];
   return (meta: FetchMetadata): Record<string, unknown> | undefined => {
     const type = meta.dbType;
-    if (type === t("DB_TYPE_NUMBER")) return { type: t("STRING") };
+    // Oracle prints fractions without a leading zero (.5, -.5).
+    if (type === t("DB_TYPE_NUMBER")) return { type: t("STRING"), converter: oracleNumber };
     if (type === t("DB_TYPE_DATE") || type === t("DB_TYPE_TIMESTAMP")) {
       return {
         type: t("STRING"),
@@ -88,13 +95,18 @@ export const oracle: Dialect = {
         "Oracle's thin driver cannot accept an unverified certificate: give the server's CA as tls.ca instead of tls.mode insecure",
       );
     }
+    if (c.tls.ca && path.basename(c.tls.ca) !== "ewallet.pem") {
+      throw new Error(
+        "Oracle's thin driver reads its CA from a wallet file named ewallet.pem: point tls.ca at that file (a PEM bundle renamed ewallet.pem works)",
+      );
+    }
     return {
       client: "oracledb",
       connection: {
         user: c.user,
         password: c.password,
         connectString: oracleConnectString(c),
-        ...(c.tls.ca ? { walletLocation: c.tls.ca.replace(/\/[^/]*$/, ""), sslServerDNMatch: true } : {}),
+        ...(c.tls.ca ? { walletLocation: path.dirname(c.tls.ca), sslServerDNMatch: true } : {}),
         connectTimeout: Math.ceil(settings.connectTimeout / 1000),
       },
       fetchAsString: [],
