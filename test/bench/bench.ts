@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import type { Values } from "../../src/engine/types.ts";
-import { benchSqlExtract } from "./sql-extract.ts";
+import { benchSqlExtract, LAUNCHER_FLAGS } from "./sql-extract.ts";
 
 const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const benchDir = path.join(root, ".ferry", "bench");
@@ -266,7 +266,7 @@ async function benchSync(sizes: number[]) {
     const out = await new Promise<string>((resolve, reject) => {
       const c = spawn(
         process.execPath,
-        ["--expose-gc", fileURLToPath(import.meta.url), "--child", String(rows)],
+        ["--expose-gc", ...LAUNCHER_FLAGS, fileURLToPath(import.meta.url), "--child", String(rows)],
         {
           stdio: ["ignore", "pipe", "inherit"],
         },

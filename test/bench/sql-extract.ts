@@ -1,7 +1,9 @@
 /**
  * The `sql` source's extract rate against live servers, beside the driver's own raw rate measured in the
  * same process: PostgreSQL (raw: a server-side cursor fetched 10 000 rows at a time through `pg`) and
- * MariaDB (raw: mysql2's row stream). Each size runs in a fresh process so its peak RSS is its own.
+ * MariaDB (raw: mysql2's row stream). Each size runs in a fresh process, with the `ferry` launcher's heap
+ * flag, so its peak RSS is its own and what `ferry run` would show. FERRY_BENCH_ONLY=raw|ferry runs one
+ * side alone, to see each one's memory.
  *
  *   npm run bench -- --suite sql                 # 100k and 1M rows
  *   npm run bench -- --suite sql --rows 200000
@@ -17,6 +19,8 @@ import { MYSQL_BASE_URL, mysqlUnavailableReason } from "../support/mysql.ts";
 import { PG_BASE_URL, pgUnavailableReason } from "../support/pg.ts";
 
 type Dialect = "postgres" | "mysql";
+/** As bin/ferry.js starts Node. */
+export const LAUNCHER_FLAGS = ["--max-semi-space-size=16"];
 const BATCH = 1000;
 
 const database = (base: string, name: string) => {
@@ -103,7 +107,7 @@ async function ferryRate(dialect: Dialect, table: string): Promise<{ rows: numbe
     tls: { mode: "disable" },
   });
   const source = createSqlSource(
-    sqlSourceSchema.parse({ type: "sql", connection: "bench", query: `SELECT * FROM ${table}`, ...(process.env.FETCH ? { fetch_size: Number(process.env.FETCH) } : {}) }),
+    sqlSourceSchema.parse({ type: "sql", connection: "bench", query: `SELECT * FROM ${table}` }),
     { baseDir: process.cwd(), connections: { bench: connection }, log: silentLogger, env: process.env },
   );
   const t0 = performance.now();
@@ -147,7 +151,7 @@ export async function benchSqlExtract(sizes: number[]): Promise<void> {
     for (const rows of sizes) {
       process.stderr.write(`${dialect}: ${rows} rows… `);
       const out = await new Promise<string>((resolve, reject) => {
-        const c = spawn(process.execPath, [fileURLToPath(import.meta.url), dialect, String(rows)], {
+        const c = spawn(process.execPath, [...LAUNCHER_FLAGS, fileURLToPath(import.meta.url), dialect, String(rows)], {
           stdio: ["ignore", "pipe", "inherit"],
         });
         let text = "";
