@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { findProjectFile, getJob, loadProject } from "../config/load.ts";
 import { compileMapping } from "../engine/map.ts";
-import { ExitCode } from "../errors.ts";
+import { ConfigError, ExitCode } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { sources } from "../sources/registry.ts";
 import type { SourceCheck } from "../sources/source.ts";
@@ -65,7 +65,10 @@ export function registerCheckCommand(program: Command, globals: () => GlobalOpti
       const job = getJob(project, name);
       const mapping = project.mappings.get(job.config.mapping)!.config;
       const compiled = compileMapping(mapping, job.config.as);
-      const limit = Math.max(1, Math.min(1000, Number(opts.limit) || 5));
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new ConfigError("CLI_BAD_OPTION", `--limit ${opts.limit}: give a whole number of rows from 1 to 1000`);
+      }
       const result = await sample(job, project, limit, compiled.keyColumn ?? compiled.columns[0]!);
       const warnings = [...result.warnings];
       const missing = compiled.columns.filter((c) => result.rows.length > 0 && !result.columns.includes(c));

@@ -354,8 +354,6 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
       } else if (warnings.length === 0) {
         notes.push("the login holds no write privilege Ferry could find");
       }
-    } else if (dialect.name === "sqlite") {
-      notes.push("the database file is opened read-only");
     }
     const values: Row[] = [];
     for (const row of rows) {

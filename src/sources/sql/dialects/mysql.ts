@@ -72,9 +72,10 @@ export const mysql: Dialect = {
   page: limitPage,
   readOnly: { kind: "transaction" },
   rows: mysqlRows,
-  // SHOW GRANTS lists the login's grants, one statement per row; the source flags those that can write.
+  // SHOW GRANTS lists the login's grants, one statement per row, and on MariaDB those of its active roles
+  // too (FOR CURRENT_USER() would only name the roles); the source flags those that can write.
   writeAccess: {
-    sql: "SHOW GRANTS FOR CURRENT_USER()",
+    sql: "SHOW GRANTS",
     findings: (rows) => mysqlWriteGrants(rows.map((r) => String(Object.values(r)[0]))),
   },
 };
