@@ -1,15 +1,18 @@
 /**
- * The `sql` source's extract rate against live servers, beside the driver's own raw rate measured in the
- * same process: PostgreSQL (raw: a server-side cursor fetched 10 000 rows at a time through `pg`) and
- * MariaDB (raw: mysql2's row stream). Each size runs in a fresh process, with the `ferry` launcher's heap
- * flag, so its peak RSS is its own and what `ferry run` would show. FERRY_BENCH_ONLY=raw|ferry runs one
- * side alone, to see each one's memory.
+ * The `sql` source's extract rate on each live dialect, beside the driver's own raw rate measured in the
+ * same process: PostgreSQL (raw: a server-side cursor fetched 10 000 rows at a time through `pg`),
+ * MariaDB (raw: mysql2's row stream) and SQLite (raw: better-sqlite3's iterate). Each size runs in a
+ * fresh process started with the `ferry` launcher's heap settings, so its peak RSS is its own and what
+ * `ferry run` would show. FERRY_BENCH_ONLY=raw|ferry runs one side alone, to see each one's memory.
  *
  *   npm run bench -- --suite sql                 # 100k and 1M rows
  *   npm run bench -- --suite sql --rows 200000
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { silentLogger } from "../../src/log.ts";
@@ -18,10 +21,11 @@ import { sqlConnectionSchema, sqlSourceSchema } from "../../src/sources/sql/sql.
 import { MYSQL_BASE_URL, mysqlUnavailableReason } from "../support/mysql.ts";
 import { PG_BASE_URL, pgUnavailableReason } from "../support/pg.ts";
 
-type Dialect = "postgres" | "mysql";
-/** As bin/ferry.js starts Node. */
-export const LAUNCHER_FLAGS = ["--max-semi-space-size=16"];
+type Dialect = "postgres" | "mysql" | "sqlite";
+/** As bin/ferry.js starts Node, with the heap settings of src/cli/heap.ts. */
+export const LAUNCHER_FLAGS = ["--max-semi-space-size=16", "--import", fileURLToPath(new URL("../../src/cli/heap.ts", import.meta.url))];
 const BATCH = 1000;
+const SQLITE_FILE = fileURLToPath(new URL("../../.ferry/bench/extract.db", import.meta.url));
 
 const database = (base: string, name: string) => {
   const url = new URL(base);
@@ -34,6 +38,21 @@ const COLUMNS = `item_id, name, city, country, email, status, qty, rank, price, 
 /** A 10-column table of `rows` rows in database `ferry_bench` (created once, kept between runs). */
 async function ensureTable(dialect: Dialect, rows: number): Promise<string> {
   const table = `items_${rows}`;
+  if (dialect === "sqlite") {
+    mkdirSync(path.dirname(SQLITE_FILE), { recursive: true });
+    const db = new Database(SQLITE_FILE);
+    const found = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = ?").get(table) as { n: number };
+    if (found.n === 0) {
+      db.exec(`CREATE TABLE ${table} (item_id INTEGER PRIMARY KEY, name TEXT, city TEXT, country TEXT, email TEXT,
+        status TEXT, qty INTEGER, rank INTEGER, price TEXT, updated_at TEXT);
+        WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${rows})
+        INSERT INTO ${table} SELECT i, 'Item ' || i, 'Lyon', 'FR', 'item' || i || '@example.com',
+          CASE WHEN i % 7 = 0 THEN 'inactive' ELSE 'active' END, i % 1000, (i * 7919) % 100000,
+          printf('%.2f', (i % 10000) / 100.0), datetime('2020-01-01', '+' || i || ' minutes') FROM seq;`);
+    }
+    db.close();
+    return table;
+  }
   if (dialect === "postgres") {
     const admin = new pg.Client({ connectionString: PG_BASE_URL });
     await admin.connect();
@@ -78,7 +97,11 @@ async function ensureTable(dialect: Dialect, rows: number): Promise<string> {
 async function rawRate(dialect: Dialect, table: string): Promise<{ rows: number; seconds: number }> {
   const t0 = performance.now();
   let rows = 0;
-  if (dialect === "postgres") {
+  if (dialect === "sqlite") {
+    const db = new Database(SQLITE_FILE, { readonly: true });
+    for (const row of db.prepare(`SELECT ${COLUMNS} FROM ${table}`).iterate()) if (row) rows++;
+    db.close();
+  } else if (dialect === "postgres") {
     const c = new pg.Client({ connectionString: database(PG_BASE_URL, "ferry_bench") });
     await c.connect();
     await c.query("BEGIN READ ONLY");
@@ -101,11 +124,11 @@ async function rawRate(dialect: Dialect, table: string): Promise<{ rows: number;
 
 /** Ferry's source: keyset pages, read-only transactions, canonical values, batches of the job's size. */
 async function ferryRate(dialect: Dialect, table: string): Promise<{ rows: number; seconds: number }> {
-  const connection = sqlConnectionSchema.parse({
-    dialect,
-    url: database(dialect === "postgres" ? PG_BASE_URL : MYSQL_BASE_URL, "ferry_bench"),
-    tls: { mode: "disable" },
-  });
+  const connection = sqlConnectionSchema.parse(
+    dialect === "sqlite"
+      ? { dialect, path: SQLITE_FILE }
+      : { dialect, url: database(dialect === "postgres" ? PG_BASE_URL : MYSQL_BASE_URL, "ferry_bench"), tls: { mode: "disable" } },
+  );
   const source = createSqlSource(
     sqlSourceSchema.parse({ type: "sql", connection: "bench", query: `SELECT * FROM ${table}` }),
     { baseDir: process.cwd(), connections: { bench: connection }, log: silentLogger, env: process.env },
@@ -139,10 +162,13 @@ interface Result {
   peakRssMb: number;
 }
 
+const RAW_NAMES = { postgres: "raw pg cursor, FETCH 10000", mysql: "raw mysql2 row stream", sqlite: "raw better-sqlite3 iterate" };
+const TITLES = { postgres: "PostgreSQL", mysql: "MariaDB", sqlite: "SQLite" };
+
 export async function benchSqlExtract(sizes: number[]): Promise<void> {
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-  for (const dialect of ["postgres", "mysql"] as const) {
-    const missing = await (dialect === "postgres" ? pgUnavailableReason() : mysqlUnavailableReason());
+  for (const dialect of ["postgres", "mysql", "sqlite"] as const) {
+    const missing = dialect === "sqlite" ? null : await (dialect === "postgres" ? pgUnavailableReason() : mysqlUnavailableReason());
     if (missing) {
       console.log(`\n${dialect}: skipped (${missing})`);
       continue;
@@ -163,8 +189,8 @@ export async function benchSqlExtract(sizes: number[]): Promise<void> {
       process.stderr.write("done\n");
       results.push(JSON.parse(out.trim().split("\n").at(-1)!) as Result);
     }
-    const rawName = dialect === "postgres" ? "raw pg cursor, FETCH 10000" : "raw mysql2 row stream";
-    console.log(`\n${dialect === "postgres" ? "PostgreSQL" : "MariaDB"} extract, 10 columns, batch ${BATCH} (the job default)`);
+    const rawName = RAW_NAMES[dialect];
+    console.log(`\n${TITLES[dialect]} extract, 10 columns, batch ${BATCH} (the job default)`);
     for (const r of results) {
       const rawRate = r.rows / r.raw.seconds;
       const ferryRate = r.rows / r.ferry.seconds;
