@@ -88,6 +88,12 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
           });
         } else {
           process.stdout.write(`${summarize(result)}\n`);
+          if (result.files?.length === 0) process.stdout.write("  no file waiting\n");
+          for (const f of result.files ?? []) {
+            process.stdout.write(
+              `  file ${f.name}: ${f.outcome}${f.runId ? ` (run ${f.runId})` : ""}, ${f.report.read} lines: accepted ${f.report.accepted}, rejected ${f.report.rejected} -> ${f.movedTo} (+ .report.csv)${f.reason ? `\n    ${f.reason}` : ""}\n`,
+            );
+          }
           if (result.error) process.stdout.write(`  error: ${errorLine(result.error)}\n`);
           for (const r of result.rejects.slice(0, SAMPLE))
             process.stdout.write(`  rejected line ${r.line}${r.key ? ` (key ${r.key})` : ""}: ${r.reason}\n`);

@@ -3,6 +3,7 @@
  */
 import { z } from "zod";
 import { csvSourceSchema } from "../sources/csv/csv.config.ts";
+import { folderSourceSchema } from "../sources/folder/folder.config.ts";
 import { scrapeSourceSchema } from "../sources/scrape/scrape.config.ts";
 import { sqlSourceSchema } from "../sources/sql/sql.config.ts";
 
@@ -31,7 +32,7 @@ const filterRule = z.strictObject({
 export const jobSchema = z
   .strictObject({
     description: z.string().optional(),
-    source: z.discriminatedUnion("type", [sqlSourceSchema, csvSourceSchema, scrapeSourceSchema]),
+    source: z.discriminatedUnion("type", [sqlSourceSchema, csvSourceSchema, folderSourceSchema, scrapeSourceSchema]),
     mapping: z.string().min(1).describe("The entity of a mapping in mappings/, e.g. customer."),
     as: z.string().min(1).describe("This source's name in the mapping's `sources:`."),
     mode: z
@@ -96,7 +97,7 @@ export const jobSchema = z
     if (job.mode === "snapshot" && job.cursor) {
       ctx.addIssue({ code: "custom", path: ["cursor"], message: "`cursor` only applies with mode: cursor" });
     }
-    if (job.source.type === "csv" && job.mode === "cursor") {
+    if ((job.source.type === "csv" || job.source.type === "folder") && job.mode === "cursor") {
       ctx.addIssue({
         code: "custom",
         path: ["mode"],

@@ -25,6 +25,7 @@ import {
 } from "../state/runs.repo.ts";
 import { type Db, type StateStore, withoutSql } from "../state/store.ts";
 import { type PlannedEvent, processBatch } from "./batch.ts";
+import { type FileRunResult, runFiles } from "./run-files.ts";
 import { applyDeletes, findMissing } from "./deletes.ts";
 import { compileFilter } from "./filter.ts";
 
@@ -37,6 +38,10 @@ export interface RunOptions {
   onProgress?: (counts: Counts) => void;
   /** Dry runs: receives each planned create, update, delete, conflict and reject. */
   onPlanned?: (event: PlannedEvent) => void;
+  /** Reads this source instead of the job's (one file of a file source). */
+  source?: Source;
+  /** Runs in the run's transaction just before it commits (a file source's ledger entry). */
+  beforeCommit?: (db: Db, runId: number, counts: Counts) => Promise<void>;
 }
 
 export interface RunResult {
@@ -47,6 +52,8 @@ export interface RunResult {
   /** The first rejected rows, for the summary (all of them are in the state store). */
   rejects: RejectRow[];
   error?: FerryError | Error;
+  /** File sources: one entry per file taken, each applied as a run of its own. */
+  files?: FileRunResult[];
 }
 
 const MAX_REJECTS_KEPT = 100;
@@ -94,13 +101,16 @@ export async function runJob(
   const definition = sources[cfg.source.type]!;
   const log = options.log.child({ job: job.name, source: cfg.as });
   const startedAt = now().toISOString();
-  const source: Source = definition.create(cfg.source, {
-    baseDir: project.dir,
-    connections: project.config.connections,
-    env: project.env,
-    log,
-    artifactsDir: path.join(project.dir, ".ferry", "runs", job.name, startedAt.replaceAll(":", "-")),
-  });
+  const source: Source =
+    options.source ??
+    definition.create(cfg.source, {
+      baseDir: project.dir,
+      connections: project.config.connections,
+      env: project.env,
+      log,
+      artifactsDir: path.join(project.dir, ".ferry", "runs", job.name, startedAt.replaceAll(":", "-")),
+    });
+  if (source.files) return runFiles(project, job, store, options, source);
 
   const totals = zeroCounts();
   const rejects: RejectRow[] = [];
@@ -141,6 +151,7 @@ export async function runJob(
       mode: cfg.mode,
       batchSize: cfg.batch_size,
       keyColumn,
+      columns: compiled.columns,
       cursor: cfg.cursor
         ? { column: cfg.cursor.column, lookback: cfg.cursor.lookback ?? null, from: checkpoint }
         : undefined,
@@ -193,6 +204,7 @@ export async function runJob(
         `read ${totals.read} rows but accounted for ${accounted} (unchanged ${totals.unchanged} + changed ${totals.changed} + rejected ${totals.rejected} + filtered ${totals.filtered}). This is a bug in Ferry: please report it with this run's log`,
       );
     }
+    if (runDb && options.beforeCommit) await options.beforeCommit(runDb, runId, totals);
   };
 
   let status: RunResult["status"] = "succeeded";

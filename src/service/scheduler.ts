@@ -11,6 +11,7 @@ import type { Destination } from "../destinations/destination.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
+import { sources } from "../sources/registry.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface ServiceOptions {
@@ -21,6 +22,8 @@ export interface ServiceOptions {
   /** How often the delivery loop looks for due outbox rows. */
   deliveryIntervalMs?: number;
   onRun?: (result: RunResult) => void;
+  /** Folder jobs: how long after the last change seen in the folder a run starts (default 250 ms). */
+  watchDebounceMs?: number;
 }
 
 export interface Service {
@@ -64,8 +67,46 @@ export function startService(options: ServiceOptions): Service {
       return result;
     } finally {
       running.delete(name);
+      // Files that arrived during the run are taken by another.
+      if (again.delete(name) && !controller.signal.aborted) kickers.get(name)?.();
     }
   };
+
+  // Folder jobs run when a file lands, a moment after the last change seen (a copy in progress
+  // changes the file many times); the run itself still waits for the file to be complete.
+  const again = new Set<string>();
+  const kickers = new Map<string, () => void>();
+  for (const [name, job] of project.jobs) {
+    const source = sources[job.config.source.type]!.create(job.config.source, {
+      baseDir: project.dir,
+      connections: project.config.connections,
+      env: project.env,
+      log,
+    });
+    if (!source.watch) {
+      void source.close();
+      continue;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const kick = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (running.has(name)) {
+          again.add(name);
+          return;
+        }
+        void trigger(name).catch((e) => log.error({ job: name, err: describeError(e) }, "run failed"));
+      }, options.watchDebounceMs ?? 250);
+    };
+    kickers.set(name, kick);
+    controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+    try {
+      source.watch(kick, controller.signal);
+      log.info({ job: name }, "watching for files");
+    } catch (e) {
+      log.error({ job: name, err: describeError(e) }, "cannot watch this job's folder");
+    }
+  }
 
   for (const [name, job] of project.jobs) {
     if (!job.config.schedule) continue;

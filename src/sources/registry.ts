@@ -3,6 +3,7 @@
  * config schema to the job schema's `source` union).
  */
 import { csvSource } from "./csv/csv.source.ts";
+import { folderSource } from "./folder/folder.source.ts";
 import { scrapeSource } from "./scrape/scrape.source.ts";
 import type { SourceDefinition } from "./source.ts";
 import { sqlSource } from "./sql/sql.source.ts";
@@ -12,5 +13,6 @@ const register = <C>(definition: SourceDefinition<C>) => definition as SourceDef
 export const sources: Record<string, SourceDefinition<unknown>> = {
   sql: register(sqlSource),
   csv: register(csvSource),
+  folder: register(folderSource),
   scrape: register(scrapeSource),
 };

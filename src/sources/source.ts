@@ -19,6 +19,8 @@ export interface ReadRequest {
   batchSize: number;
   /** The source column holding the key; sources that page by key need it. */
   keyColumn: string;
+  /** The source columns the mapping reads, as it spells them (files match header names to them loosely). */
+  columns?: readonly string[];
   /** Cursor mode: the cursor column, the last committed position, and the lookback to re-read. */
   cursor?: { column: string; lookback: string | number | null; from: CursorPosition | null };
   signal: AbortSignal;
@@ -56,6 +58,27 @@ export interface SourceCheck {
   warnings: string[];
 }
 
+/** A file a folder or SFTP source has taken: it is applied as a run of its own, whole or not at all. */
+export interface IncomingFile {
+  /** The file's name as it was dropped, for reports, logs and the ledger. */
+  readonly name: string;
+  readonly size: number;
+  /** ISO 8601 modification time (the server's, for SFTP). */
+  readonly mtime: string;
+  /** SHA-256 of the content: the same content is never applied twice. */
+  readonly hash: string;
+  /** Where its report is written while the file is processed. */
+  readonly reportPath: string;
+  /** The file as a source of its own, with `commitUnit: "run"`. `onLine` hears of every line read. */
+  open(onLine: (line: number, key: unknown) => void): Source;
+  /**
+   * Called once, when what became of the file is known: moves it (with its report) to archive/ when it
+   * was applied or recognised as a duplicate, to failed/ when it was not; SFTP sources then apply their
+   * post-action on the server. Returns where the file went, for the run's summary.
+   */
+  settle(outcome: "applied" | "partial" | "duplicate" | "failed"): Promise<string>;
+}
+
 export interface Source {
   /** Where this source reads from, for logs and reports (never a credential). */
   readonly describe: string;
@@ -65,6 +88,14 @@ export interface Source {
    */
   readonly commitUnit: "batch" | "run";
   read(request: ReadRequest): AsyncIterable<SourceBatch>;
+  /**
+   * File sources: the files ready to take now, taken one at a time (each is moved out of the way before
+   * it is yielded). The runner applies each as a run of its own and settles it; `read` is not used. A dry
+   * run reads them where they are and moves nothing.
+   */
+  files?(signal: AbortSignal, options?: { dryRun?: boolean }): AsyncIterable<IncomingFile>;
+  /** File sources under `ferry serve`: calls `onArrival` when a file may have become ready, until aborted. */
+  watch?(onArrival: () => void, signal: AbortSignal): void;
   /** Connects and reads at most `limit` rows, writing nothing; sources that can say more implement it. */
   check?(options: { limit: number; signal: AbortSignal }): Promise<SourceCheck>;
   close(): Promise<void>;

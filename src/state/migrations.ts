@@ -150,7 +150,31 @@ const initial: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [initial];
+/** The ledger of files taken by folder and SFTP jobs: what was applied, so nothing is applied twice. */
+const files: Migration = {
+  name: "0002_files",
+  async up(knex) {
+    await knex.schema.createTable("files", (t) => {
+      t.increments("id").primary();
+      t.string("job").notNullable();
+      t.string("name").notNullable();
+      t.string("hash", 64).notNullable();
+      t.bigInteger("size").notNullable();
+      t.string("mtime", 32);
+      t.integer("run_id");
+      t.string("outcome", 16).notNullable();
+      t.text("reason");
+      t.string("processed_at", 32).notNullable();
+      t.index(["job", "hash"]);
+      t.index(["job", "name"]);
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists("files");
+  },
+};
+
+export const migrations: readonly Migration[] = [initial, files];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...migrations],

@@ -42,6 +42,7 @@ export const STATE_TABLES = [
   "outbox",
   "destination_records",
   "audit_log",
+  "files",
 ] as const;
 
 export type LegacyValue = string | number | null;
@@ -258,6 +259,7 @@ const ORDER: Record<(typeof STATE_TABLES)[number], string> = {
   outbox: "id",
   destination_records: "key",
   audit_log: "id",
+  files: "id",
 };
 
 /** Rows of a state table matching `where`, in a stable order. */

@@ -1,0 +1,148 @@
+/**
+ * A watched folder's life cycle. Files are dropped into the root; one that is complete (its size and time
+ * stable, or its `.done` marker present) is moved atomically into processing/, read, and moved into
+ * archive/<date>/ or failed/ with `<name>.report.csv` beside it. Only regular files directly in the root
+ * are taken: a symbolic link, a FIFO or anything else is moved to failed/ unopened (a link is moved, never
+ * followed), as is a file over the size limit.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, type Dirent } from "node:fs";
+import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const SUBFOLDERS = ["processing", "archive", "failed"] as const;
+
+/** `*` and `?` only, matched against the whole name. */
+export function globToRegExp(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".");
+  return new RegExp(`^${body}$`);
+}
+
+/**
+ * Names Ferry never takes: its own folders and reports, markers, and files still being written by tools
+ * that write under a temporary name.
+ */
+export function ignored(name: string): boolean {
+  return (
+    (SUBFOLDERS as readonly string[]).includes(name) ||
+    name.startsWith(".") ||
+    name.endsWith(".done") ||
+    name.endsWith(".report.csv") ||
+    /\.(part|partial|tmp|crdownload)$/i.test(name) ||
+    name.endsWith("~")
+  );
+}
+
+export interface Candidate {
+  name: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface Refusal {
+  name: string;
+  path: string;
+  reason: string;
+}
+
+export async function ensureFolders(root: string): Promise<void> {
+  for (const sub of SUBFOLDERS) await mkdir(path.join(root, sub), { recursive: true });
+}
+
+/** What is in the root now: files that may be taken, and entries to refuse. */
+export async function scan(root: string, pattern: RegExp, maxBytes: number): Promise<{ files: Candidate[]; refused: Refusal[] }> {
+  const entries: Dirent[] = await readdir(root, { withFileTypes: true });
+  const files: Candidate[] = [];
+  const refused: Refusal[] = [];
+  for (const entry of entries) {
+    const name = entry.name;
+    if (ignored(name) || !pattern.test(name)) continue;
+    const full = path.join(root, name);
+    // lstat: a link is judged as a link, never by what it points to.
+    const s = await lstat(full).catch(() => null);
+    if (!s) continue;
+    if (s.isSymbolicLink()) refused.push({ name, path: full, reason: "it is a symbolic link; Ferry takes only regular files and never follows links" });
+    else if (s.isDirectory()) continue;
+    else if (!s.isFile()) refused.push({ name, path: full, reason: "it is not a regular file (a FIFO, socket or device); Ferry takes only regular files" });
+    else if (s.size > maxBytes) refused.push({ name, path: full, reason: `it holds ${s.size} bytes, more than max_file_bytes (${maxBytes})` });
+    else files.push({ name, path: full, size: s.size, mtimeMs: s.mtimeMs });
+  }
+  files.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+  return { files, refused };
+}
+
+/** The candidates whose size and time did not change over `stableMs` (one wait for all of them). */
+export async function stableOnes(files: Candidate[], stableMs: number, signal: AbortSignal): Promise<Candidate[]> {
+  if (files.length === 0) return [];
+  await sleep(stableMs, undefined, { signal });
+  const out: Candidate[] = [];
+  for (const f of files) {
+    const s = await lstat(f.path).catch(() => null);
+    if (s?.isFile() && s.size === f.size && s.mtimeMs === f.mtimeMs) out.push(f);
+  }
+  return out;
+}
+
+/** The candidates whose `.done` marker exists. */
+export async function markedOnes(files: Candidate[]): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  for (const f of files) if (await stat(`${f.path}.done`).then(() => true, () => false)) out.push(f);
+  return out;
+}
+
+/** A free name in `folder` for `name`: `name`, else `name (2)`, `name (3)`... before the extension. */
+export async function freeName(folder: string, name: string): Promise<string> {
+  const ext = path.extname(name);
+  const base = name.slice(0, name.length - ext.length);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? name : `${base} (${n})${ext}`;
+    const taken = await lstat(path.join(folder, candidate)).then(() => true, () => false);
+    const reportTaken = await lstat(path.join(folder, `${candidate}.report.csv`)).then(() => true, () => false);
+    if (!taken && !reportTaken) return candidate;
+  }
+}
+
+/** Moves a root entry into processing/ (atomic: same file system); returns its new path. */
+export async function take(root: string, file: Candidate, marker: boolean): Promise<string> {
+  const folder = path.join(root, "processing");
+  const name = await freeName(folder, file.name);
+  const target = path.join(folder, name);
+  await rename(file.path, target);
+  if (marker) await rm(`${file.path}.done`, { force: true });
+  return target;
+}
+
+export async function sha256(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/**
+ * Moves a file (and its report, when there is one) into archive/<YYYY-MM-DD>/ or failed/. Returns where
+ * the file went.
+ */
+export async function settleFile(
+  root: string,
+  file: string,
+  report: string | null,
+  where: "archive" | "failed",
+  day: string,
+): Promise<string> {
+  const folder = where === "archive" ? path.join(root, "archive", day) : path.join(root, "failed");
+  await mkdir(folder, { recursive: true });
+  const name = await freeName(folder, path.basename(file));
+  const target = path.join(folder, name);
+  await rename(file, target);
+  if (report) await rename(report, `${target}.report.csv`);
+  return target;
+}
+
+/** An entry refused unopened: moved (a link as a link) to failed/, with a report giving the reason. */
+export async function refuse(root: string, r: Refusal, day: string): Promise<string> {
+  const report = path.join(root, "processing", `${r.name}.refused.report.csv`);
+  await writeFile(report, `line,key,outcome,reason\n,,failed,"${r.reason.replaceAll("\"", "\"\"")}"\n`);
+  return settleFile(root, r.path, report, "failed", day);
+}

@@ -1,0 +1,71 @@
+/**
+ * The file ledger: every file a folder or SFTP job took, with its content hash and what became of it.
+ * A file whose content was applied once is recognised by its hash and never applied again, whatever its
+ * name; an SFTP job also asks by (name, size, mtime) before downloading.
+ */
+import type { Db } from "./store.ts";
+
+export type FileOutcome = "applied" | "partial" | "failed" | "duplicate";
+
+export interface FileEntry {
+  job: string;
+  name: string;
+  hash: string;
+  size: number;
+  mtime?: string | null;
+  runId?: number | null;
+  outcome: FileOutcome;
+  reason?: string | null;
+  processedAt: string;
+}
+
+export async function recordFile(db: Db, e: FileEntry): Promise<void> {
+  await db("files").insert({
+    job: e.job,
+    name: e.name,
+    hash: e.hash,
+    size: e.size,
+    mtime: e.mtime ?? null,
+    run_id: e.runId ?? null,
+    outcome: e.outcome,
+    reason: e.reason ?? null,
+    processed_at: e.processedAt,
+  });
+}
+
+/** The run that applied this content for this job, if one did (a failed file applied nothing). */
+export async function appliedWithHash(
+  db: Db,
+  job: string,
+  hash: string,
+): Promise<{ name: string; runId: number | null; processedAt: string } | null> {
+  const row = (await db("files")
+    .where({ job, hash })
+    .whereIn("outcome", ["applied", "partial"])
+    .orderBy("id")
+    .first("name", "run_id", "processed_at")) as { name: string; run_id: number | null; processed_at: string } | undefined;
+  return row ? { name: row.name, runId: row.run_id, processedAt: row.processed_at } : null;
+}
+
+/** Whether a remote file with this name, size and modification time was already taken (SFTP). */
+export async function seenRemote(db: Db, job: string, name: string, size: number, mtime: string): Promise<boolean> {
+  const row = await db("files").where({ job, name, size, mtime }).whereIn("outcome", ["applied", "partial", "duplicate"]).first("id");
+  return row !== undefined;
+}
+
+export async function listFiles(db: Db, job?: string, limit = 50): Promise<FileEntry[]> {
+  const q = db("files").select("*").orderBy("id", "desc").limit(limit);
+  if (job) q.where({ job });
+  const rows = (await q) as Record<string, unknown>[];
+  return rows.map((r) => ({
+    job: String(r.job),
+    name: String(r.name),
+    hash: String(r.hash),
+    size: Number(r.size),
+    mtime: (r.mtime as string | null) ?? null,
+    runId: (r.run_id as number | null) ?? null,
+    outcome: r.outcome as FileOutcome,
+    reason: (r.reason as string | null) ?? null,
+    processedAt: String(r.processed_at),
+  }));
+}

@@ -1,0 +1,155 @@
+/**
+ * The `folder` source end to end: files dropped into a folder, taken when complete, applied as runs of
+ * their own into the HubSpot emulator, and left in archive/ or failed/ with a report for every line.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, test } from "node:test";
+import { parse } from "csv-parse/sync";
+import { createTestProject, type TestProject } from "../support/project.ts";
+import { customerMapping, fieldTeamCsv } from "../support/customers.ts";
+
+const DAY = new Date().toISOString().slice(0, 10);
+
+function folderJob(ready: object = { stable_for: "200ms" }, overrides: Record<string, unknown> = {}) {
+  return {
+    source: { type: "folder", path: "drop", pattern: "*.csv", format: { format: "csv" }, ready },
+    mapping: "customer",
+    as: "field_team",
+    mode: "snapshot",
+    batch_size: 2,
+    deletes: { policy: "ignore" },
+    ...overrides,
+  };
+}
+
+const rows = (n: number, from = 1) =>
+  Array.from({ length: n }, (_, i) => ({ id: `C${String(from + i).padStart(4, "0")}`, first: `First${from + i}`, email: `c${from + i}@field.example` }));
+
+function report(file: string): Record<string, string>[] {
+  return parse(readFileSync(`${file}.report.csv`, "utf8"), { columns: true }) as Record<string, string>[];
+}
+
+describe("folder source", () => {
+  let p: TestProject;
+  const drop = (name: string, text: string) => writeFileSync(path.join(p.dir, "drop", name), text);
+  const inFolder = (sub: string) => (existsSync(path.join(p.dir, "drop", sub)) ? readdirSync(path.join(p.dir, "drop", sub)).sort() : []);
+
+  beforeEach(async () => {
+    p = await createTestProject({
+      backend: "sqlite",
+      mappings: { customer: customerMapping({ fieldTeam: true }) },
+      jobs: { drops: folderJob() },
+      files: { "drop/.keep": "" },
+    });
+  });
+  afterEach(() => p.cleanup());
+
+  test("a complete file is applied, archived by day, and reported line by line", async () => {
+    drop("field-team.csv", fieldTeamCsv([...rows(3), "C0004,Four,not-an-email,", "C0005,too,many,fields,here"]));
+    const result = await p.run("drops");
+    assert.equal(result.status, "partial", result.error?.message ?? "");
+    assert.equal(result.files?.length, 1);
+    const [file] = result.files!;
+    assert.equal(file!.outcome, "partial");
+    assert.equal(file!.movedTo, path.join("drop", "archive", DAY, "field-team.csv"));
+    assert.deepEqual(result.counts.read, 5);
+    const lines = report(path.join(p.dir, file!.movedTo));
+    assert.deepEqual(
+      lines.map((l) => [l.line, l.key, l.outcome]),
+      [
+        ["2", "C0001", "accepted"],
+        ["3", "C0002", "accepted"],
+        ["4", "C0003", "accepted"],
+        ["5", "C0004", "rejected"],
+        ["6", "", "rejected"],
+      ],
+    );
+    assert.match(lines[3]!.reason!, /email/);
+    assert.match(lines[4]!.reason!, /line 6 has 5 fields/);
+    assert.deepEqual(file!.report, { read: 5, accepted: 3, rejected: 2 });
+    assert.deepEqual(inFolder("processing"), []);
+    await p.deliver();
+    assert.equal(p.emulator.records("contacts").length, 3);
+  });
+
+  test("the same content dropped again, under another name, is reported and not applied twice", async () => {
+    const text = fieldTeamCsv(rows(2));
+    drop("monday.csv", text);
+    assert.equal((await p.run("drops")).files?.[0]?.outcome, "applied");
+    drop("monday-again.csv", text);
+    const again = await p.run("drops");
+    const [file] = again.files!;
+    assert.equal(file!.outcome, "duplicate");
+    assert.equal(again.counts.read, 0);
+    const lines = report(path.join(p.dir, file!.movedTo));
+    assert.equal(lines[0]!.outcome, "duplicate");
+    assert.match(lines[0]!.reason!, /the same content as monday\.csv, applied by run \d+/);
+    assert.deepEqual(inFolder(path.join("archive", DAY)), ["monday-again.csv", "monday-again.csv.report.csv", "monday.csv", "monday.csv.report.csv"]);
+  });
+
+  test("a file that cannot be parsed changes nothing and goes to failed/ with its report", async () => {
+    const before = await p.tableCounts();
+    drop("broken.csv", `${fieldTeamCsv(rows(3))}C0009,"unclosed,x@y.example,\n`);
+    const result = await p.run("drops");
+    assert.equal(result.status, "failed");
+    const [file] = result.files!;
+    assert.equal(file!.outcome, "failed");
+    assert.equal(file!.movedTo, path.join("drop", "failed", "broken.csv"));
+    const lines = report(path.join(p.dir, file!.movedTo));
+    assert.ok(lines.every((l) => l.outcome === "rejected" || l.outcome === "failed"));
+    assert.equal(lines.filter((l) => l.outcome === "rejected").length, file!.report.read);
+    assert.match(lines.at(-1)!.reason!, /never closed|unclosed|quote/i);
+    const after = await p.tableCounts();
+    assert.deepEqual({ ...after, runs: 0, files: 0 }, { ...before, runs: 0, files: 0 });
+  });
+
+  test("links, FIFOs and files over the size limit are moved to failed/ unopened", async () => {
+    const target = path.join(p.dir, "secret.csv");
+    writeFileSync(target, fieldTeamCsv(rows(1)));
+    symlinkSync(target, path.join(p.dir, "drop", "link.csv"));
+    execFileSync("mkfifo", [path.join(p.dir, "drop", "pipe.csv")]);
+    p.writeFile("jobs/drops.yaml", folderJob({ stable_for: "100ms" }, { source: { ...folderJob().source, max_file_bytes: 50 } }));
+    p.reload();
+    drop("big.csv", fieldTeamCsv(rows(5)));
+    const result = await p.run("drops");
+    assert.deepEqual(result.files, []);
+    assert.deepEqual(inFolder("failed"), ["big.csv", "big.csv.report.csv", "link.csv", "link.csv.report.csv", "pipe.csv", "pipe.csv.report.csv"]);
+    assert.match(readFileSync(path.join(p.dir, "drop", "failed", "link.csv.report.csv"), "utf8"), /symbolic link/);
+    assert.match(readFileSync(path.join(p.dir, "drop", "failed", "pipe.csv.report.csv"), "utf8"), /not a regular file/);
+    assert.match(readFileSync(path.join(p.dir, "drop", "failed", "big.csv.report.csv"), "utf8"), /max_file_bytes/);
+    assert.equal(readFileSync(target, "utf8"), fieldTeamCsv(rows(1)), "the link's target is untouched");
+  });
+
+  test("a file still being written is left for the next run; a marker job waits for name.done", async () => {
+    drop("growing.csv", fieldTeamCsv(rows(2)));
+    let n = 100;
+    const grow = setInterval(() => appendFileSync(path.join(p.dir, "drop", "growing.csv"), `C0${n++},More,more${n}@x.example,\r\n`), 40);
+    try {
+      const result = await p.run("drops");
+      assert.deepEqual(result.files, [], "not stable: not taken");
+    } finally {
+      clearInterval(grow);
+    }
+    assert.equal((await p.run("drops")).files?.[0]?.outcome, "applied");
+
+    p.writeFile("jobs/drops.yaml", folderJob({ marker: ".done" }));
+    p.reload();
+    drop("waiting.csv", fieldTeamCsv(rows(1, 50)));
+    assert.deepEqual((await p.run("drops")).files, []);
+    writeFileSync(path.join(p.dir, "drop", "waiting.csv.done"), "");
+    const marked = await p.run("drops");
+    assert.equal(marked.files?.[0]?.outcome, "applied");
+    assert.equal(existsSync(path.join(p.dir, "drop", "waiting.csv.done")), false, "the marker is removed");
+  });
+
+  test("a dry run reads waiting files where they are and moves nothing", async () => {
+    drop("plan.csv", fieldTeamCsv(rows(2)));
+    const result = await p.run("drops", { dryRun: true });
+    assert.equal(result.files?.[0]?.counts.changed, 2);
+    assert.deepEqual(readdirSync(path.join(p.dir, "drop")).filter((n) => n.endsWith(".csv")), ["plan.csv"]);
+    assert.deepEqual(inFolder("archive"), []);
+  });
+});
