@@ -5,6 +5,7 @@ import { z } from "zod";
 import { csvSourceSchema } from "../sources/csv/csv.config.ts";
 import { folderSourceSchema } from "../sources/folder/folder.config.ts";
 import { scrapeSourceSchema } from "../sources/scrape/scrape.config.ts";
+import { sftpSourceSchema } from "../sources/sftp/sftp.config.ts";
 import { sqlSourceSchema } from "../sources/sql/sql.config.ts";
 
 const duration = z
@@ -32,7 +33,7 @@ const filterRule = z.strictObject({
 export const jobSchema = z
   .strictObject({
     description: z.string().optional(),
-    source: z.discriminatedUnion("type", [sqlSourceSchema, csvSourceSchema, folderSourceSchema, scrapeSourceSchema]),
+    source: z.discriminatedUnion("type", [sqlSourceSchema, csvSourceSchema, folderSourceSchema, sftpSourceSchema, scrapeSourceSchema]),
     mapping: z.string().min(1).describe("The entity of a mapping in mappings/, e.g. customer."),
     as: z.string().min(1).describe("This source's name in the mapping's `sources:`."),
     mode: z
@@ -97,11 +98,11 @@ export const jobSchema = z
     if (job.mode === "snapshot" && job.cursor) {
       ctx.addIssue({ code: "custom", path: ["cursor"], message: "`cursor` only applies with mode: cursor" });
     }
-    if ((job.source.type === "csv" || job.source.type === "folder") && job.mode === "cursor") {
+    if ((job.source.type === "csv" || job.source.type === "folder" || job.source.type === "sftp") && job.mode === "cursor") {
       ctx.addIssue({
         code: "custom",
         path: ["mode"],
-        message: "a CSV file is read whole: use mode snapshot",
+        message: "a file is read whole: use mode snapshot",
       });
     }
     if (job.source.type === "scrape" && job.mode === "cursor") {

@@ -46,6 +46,9 @@ const SECRET_PATHS = [
   "connections.*.password",
   "source.login.username",
   "source.login.password",
+  "source.password",
+  "source.private_key",
+  "source.passphrase",
 ];
 
 /** The line and column of a dotted path in a YAML file, for errors found after schema validation. */
@@ -233,6 +236,15 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
     const job = attempt(() => readValidated(dir, file, jobSchema, env));
     if (!job) continue;
     const name = path.basename(file).replace(/\.ya?ml$/, "");
+    if (job.source.type === "sftp") {
+      const sftp = job.source;
+      for (const field of ["password", "private_key", "passphrase"] as const) {
+        const reference = sftp[field];
+        if (reference === undefined) continue;
+        const where = { file, path: `source.${field}` };
+        attempt(() => withLine(dir, file, () => resolveSecret(reference, { env, baseDir: dir, where })));
+      }
+    }
     const login = job.source.type === "scrape" ? job.source.login : undefined;
     if (login) {
       // As with destination tokens: kept as references, but one that cannot resolve is caught now.

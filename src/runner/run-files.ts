@@ -8,7 +8,7 @@ import type { LoadedJob, Project } from "../config/load.ts";
 import { describeError, type FerryError } from "../errors.ts";
 import { FileReport, runRejectsAfter } from "../files/report.ts";
 import type { Source } from "../sources/source.ts";
-import { appliedWithHash, type FileOutcome, recordFile } from "../state/files.repo.ts";
+import { appliedWithHash, type FileOutcome, recordFile, seenRemote } from "../state/files.repo.ts";
 import { type Counts, zeroCounts } from "../state/runs.repo.ts";
 import type { StateStore } from "../state/store.ts";
 import { type RunOptions, type RunResult, runJob } from "./run-job.ts";
@@ -44,7 +44,8 @@ export async function runFiles(
   let lastRunId: number | null = null;
   const rejects: RunResult["rejects"] = [];
   try {
-    for await (const file of inbox.files!(signal, { dryRun: options.dryRun })) {
+    const alreadyTaken = (name: string, size: number, mtime: string) => seenRemote(store.knex, job.name, name, size, mtime);
+    for await (const file of inbox.files!(signal, { dryRun: options.dryRun, alreadyTaken })) {
       const at = now().toISOString();
       const entry = { job: job.name, name: file.name, hash: file.hash, size: file.size, mtime: file.mtime, processedAt: at };
       const previous = options.dryRun ? null : await appliedWithHash(store.knex, job.name, file.hash);

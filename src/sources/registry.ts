@@ -5,6 +5,7 @@
 import { csvSource } from "./csv/csv.source.ts";
 import { folderSource } from "./folder/folder.source.ts";
 import { scrapeSource } from "./scrape/scrape.source.ts";
+import { sftpSource } from "./sftp/sftp.source.ts";
 import type { SourceDefinition } from "./source.ts";
 import { sqlSource } from "./sql/sql.source.ts";
 
@@ -14,5 +15,6 @@ export const sources: Record<string, SourceDefinition<unknown>> = {
   sql: register(sqlSource),
   csv: register(csvSource),
   folder: register(folderSource),
+  sftp: register(sftpSource),
   scrape: register(scrapeSource),
 };

@@ -58,6 +58,12 @@ export interface SourceCheck {
   warnings: string[];
 }
 
+export interface FilesOptions {
+  dryRun?: boolean;
+  /** Whether a remote file with this name, size and time was taken before (SFTP asks before downloading). */
+  alreadyTaken?: (name: string, size: number, mtime: string) => Promise<boolean>;
+}
+
 /** A file a folder or SFTP source has taken: it is applied as a run of its own, whole or not at all. */
 export interface IncomingFile {
   /** The file's name as it was dropped, for reports, logs and the ledger. */
@@ -93,7 +99,7 @@ export interface Source {
    * it is yielded). The runner applies each as a run of its own and settles it; `read` is not used. A dry
    * run reads them where they are and moves nothing.
    */
-  files?(signal: AbortSignal, options?: { dryRun?: boolean }): AsyncIterable<IncomingFile>;
+  files?(signal: AbortSignal, options?: FilesOptions): AsyncIterable<IncomingFile>;
   /** File sources under `ferry serve`: calls `onArrival` when a file may have become ready, until aborted. */
   watch?(onArrival: () => void, signal: AbortSignal): void;
   /** Connects and reads at most `limit` rows, writing nothing; sources that can say more implement it. */

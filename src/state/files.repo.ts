@@ -47,9 +47,12 @@ export async function appliedWithHash(
   return row ? { name: row.name, runId: row.run_id, processedAt: row.processed_at } : null;
 }
 
-/** Whether a remote file with this name, size and modification time was already taken (SFTP). */
+/**
+ * Whether a remote file with this name, size and modification time was already taken (SFTP), whatever
+ * became of it: a file that failed is not downloaded again until it changes.
+ */
 export async function seenRemote(db: Db, job: string, name: string, size: number, mtime: string): Promise<boolean> {
-  const row = await db("files").where({ job, name, size, mtime }).whereIn("outcome", ["applied", "partial", "duplicate"]).first("id");
+  const row = await db("files").where({ job, name, size, mtime }).first("id");
   return row !== undefined;
 }
 

@@ -12,7 +12,8 @@ import { ConfigError } from "../../errors.ts";
 import { fileSource } from "../../files/file-source.ts";
 import type { IncomingFile, Source, SourceContext, SourceDefinition } from "../source.ts";
 import { type FolderSourceConfig, folderSourceSchema } from "./folder.config.ts";
-import { ensureFolders, globToRegExp, markedOnes, refuse, scan, settleFile, sha256, stableOnes, take } from "./inbox.ts";
+import { globToRegExp, settleFile, sha256 } from "../../files/lifecycle.ts";
+import { ensureFolders, markedOnes, refuse, scan, stableOnes, take } from "./inbox.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
 const ms = (text: string) => {

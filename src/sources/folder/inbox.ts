@@ -5,19 +5,13 @@
  * are taken: a symbolic link, a FIFO or anything else is moved to failed/ unopened (a link is moved, never
  * followed), as is a file over the size limit.
  */
-import { createHash } from "node:crypto";
-import { createReadStream, type Dirent } from "node:fs";
+import type { Dirent } from "node:fs";
 import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freeName, settleFile } from "../../files/lifecycle.ts";
 
 export const SUBFOLDERS = ["processing", "archive", "failed"] as const;
-
-/** `*` and `?` only, matched against the whole name. */
-export function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".");
-  return new RegExp(`^${body}$`);
-}
 
 /**
  * Names Ferry never takes: its own folders and reports, markers, and files still being written by tools
@@ -92,18 +86,6 @@ export async function markedOnes(files: Candidate[]): Promise<Candidate[]> {
   return out;
 }
 
-/** A free name in `folder` for `name`: `name`, else `name (2)`, `name (3)`... before the extension. */
-export async function freeName(folder: string, name: string): Promise<string> {
-  const ext = path.extname(name);
-  const base = name.slice(0, name.length - ext.length);
-  for (let n = 1; ; n++) {
-    const candidate = n === 1 ? name : `${base} (${n})${ext}`;
-    const taken = await lstat(path.join(folder, candidate)).then(() => true, () => false);
-    const reportTaken = await lstat(path.join(folder, `${candidate}.report.csv`)).then(() => true, () => false);
-    if (!taken && !reportTaken) return candidate;
-  }
-}
-
 /** Moves a root entry into processing/ (atomic: same file system); returns its new path. */
 export async function take(root: string, file: Candidate, marker: boolean): Promise<string> {
   const folder = path.join(root, "processing");
@@ -111,32 +93,6 @@ export async function take(root: string, file: Candidate, marker: boolean): Prom
   const target = path.join(folder, name);
   await rename(file.path, target);
   if (marker) await rm(`${file.path}.done`, { force: true });
-  return target;
-}
-
-export async function sha256(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-/**
- * Moves a file (and its report, when there is one) into archive/<YYYY-MM-DD>/ or failed/. Returns where
- * the file went.
- */
-export async function settleFile(
-  root: string,
-  file: string,
-  report: string | null,
-  where: "archive" | "failed",
-  day: string,
-): Promise<string> {
-  const folder = where === "archive" ? path.join(root, "archive", day) : path.join(root, "failed");
-  await mkdir(folder, { recursive: true });
-  const name = await freeName(folder, path.basename(file));
-  const target = path.join(folder, name);
-  await rename(file, target);
-  if (report) await rename(report, `${target}.report.csv`);
   return target;
 }
 

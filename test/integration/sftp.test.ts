@@ -1,0 +1,185 @@
+/**
+ * The `sftp` source end to end, against an in-process SFTP server (with faults) and a real OpenSSH server
+ * on a loopback port: pinned host keys, stable files only, the ledger, post-actions, dropped and stalled
+ * transfers retried by the next run.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, afterEach, before, beforeEach, describe, test } from "node:test";
+import { ConfigError } from "../../src/errors.ts";
+import { customerMapping, fieldTeamCsv } from "../support/customers.ts";
+import { type OpenSsh, opensshSkip, startOpenSsh } from "../support/openssh.ts";
+import { createTestProject, type TestProject } from "../support/project.ts";
+import { type SftpServer, startSftpServer } from "../support/sftp.ts";
+
+const rows = (n: number, from = 1) =>
+  Array.from({ length: n }, (_, i) => ({ id: `C${String(from + i).padStart(4, "0")}`, first: `F${from + i}`, email: `c${from + i}@x.example` }));
+
+function sftpJob(source: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
+  return {
+    source: {
+      type: "sftp",
+      pattern: "*.csv",
+      stable_for: "100ms",
+      transfer_timeout: "1s",
+      connect_timeout: "5s",
+      format: { format: "csv" },
+      ...source,
+    },
+    mapping: "customer",
+    as: "field_team",
+    mode: "snapshot",
+    deletes: { policy: "ignore" },
+    ...overrides,
+  };
+}
+
+process.env.FERRY_TEST_SFTP_WRONG = "wrong";
+
+async function project(job: object, env: Record<string, string> = {}): Promise<TestProject> {
+  for (const [k, v] of Object.entries(env)) process.env[k] = v;
+  return createTestProject({ backend: "sqlite", mappings: { customer: customerMapping({ fieldTeam: true }) }, jobs: { partner: job } });
+}
+
+describe("sftp source, in-process server", () => {
+  let server: SftpServer;
+  let p: TestProject;
+  const remote = (name: string, text: string) => {
+    mkdirSync(path.join(server.root, "out"), { recursive: true });
+    writeFileSync(path.join(server.root, "out", name), text);
+  };
+  const base = () => ({ host: server.host, port: server.port, username: "ferry", password: "${env:FERRY_TEST_SFTP_PASSWORD}", folder: "/out" });
+
+  beforeEach(async () => {
+    server = await startSftpServer();
+    p = await project(sftpJob({ ...base(), host_key: server.hostKeyFingerprint, after: { action: "move", to: "/out/done" } }), {
+      FERRY_TEST_SFTP_PASSWORD: "secret",
+    });
+  });
+  afterEach(async () => {
+    await p.cleanup();
+    await server.stop();
+  });
+
+  test("a stable file is downloaded, applied once, archived locally and moved on the server", async () => {
+    remote("partner.csv", fieldTeamCsv(rows(3)));
+    const first = await p.run("partner");
+    assert.equal(first.status, "succeeded", first.error?.message ?? "");
+    const [file] = first.files!;
+    assert.equal(file!.outcome, "applied");
+    assert.equal(file!.counts.changed, 3);
+    assert.match(file!.movedTo, /on the server: moved to \/out\/done\/partner\.csv/);
+    assert.deepEqual(readdirSync(path.join(server.root, "out", "done")), ["partner.csv"]);
+    assert.equal(existsSync(path.join(server.root, "out", "partner.csv")), false);
+    const archived = file!.movedTo.replace(/ \(on the server.*$/, "");
+    assert.match(readFileSync(path.join(p.dir, `${archived}.report.csv`), "utf8"), /2,C0001,accepted/);
+
+    // The same content again, under another name: recognised, not applied, moved all the same.
+    remote("partner-copy.csv", fieldTeamCsv(rows(3)));
+    const again = await p.run("partner");
+    assert.equal(again.files?.[0]?.outcome, "duplicate");
+    assert.equal(again.counts.read, 0);
+    assert.deepEqual(readdirSync(path.join(server.root, "out", "done")).sort(), ["partner-copy.csv", "partner.csv"]);
+  });
+
+  test("a host key that does not match the pinned one is refused before logging in", async () => {
+    p.writeFile("jobs/partner.yaml", sftpJob({ ...base(), host_key: `SHA256:${"A".repeat(43)}` }));
+    p.reload();
+    remote("partner.csv", fieldTeamCsv(rows(1)));
+    const result = await p.run("partner");
+    assert.equal(result.status, "failed");
+    assert.ok(result.error instanceof ConfigError, String(result.error));
+    assert.equal((result.error as ConfigError).code, "SOURCE_SFTP_HOST_KEY_MISMATCH");
+    assert.match(result.error!.message, new RegExp(`presented host key ${server.hostKeyFingerprint.replace(/[+/]/g, "\\$&")}`));
+    assert.ok(existsSync(path.join(server.root, "out", "partner.csv")), "nothing touched on the server");
+  });
+
+  test("a job without a pinned host key is refused unless it opts out", () => {
+    p.writeFile("jobs/partner.yaml", sftpJob(base()));
+    assert.throws(() => p.reload(), /pin the server's host key \(host_key: SHA256:/);
+    p.writeFile("jobs/partner.yaml", sftpJob({ ...base(), insecure_accept_any_host_key: true }));
+    p.reload();
+  });
+
+  test("a connection dropped mid-transfer fails cleanly; the next run retries and applies the file", async () => {
+    remote("big.csv", fieldTeamCsv(rows(400)));
+    server.setFaults({ dropAfterBytes: 2_000 });
+    const failed = await p.run("partner");
+    assert.equal(failed.status, "failed");
+    assert.equal((failed.error as { code?: string }).code, "SOURCE_UNAVAILABLE");
+    assert.equal(failed.counts.read, 0);
+    assert.ok(existsSync(path.join(server.root, "out", "big.csv")), "left on the server");
+    server.setFaults({});
+    const retried = await p.run("partner");
+    assert.equal(retried.files?.[0]?.outcome, "applied");
+    assert.equal(retried.counts.changed, 400);
+  });
+
+  test("a stalled transfer times out and is retried by the next run", async () => {
+    remote("slow.csv", fieldTeamCsv(rows(2)));
+    server.setFaults({ stallReads: true });
+    const stalled = await p.run("partner");
+    assert.equal(stalled.status, "failed");
+    assert.match(stalled.error!.message, /no data for 1000 ms/);
+    server.setFaults({});
+    assert.equal((await p.run("partner")).files?.[0]?.outcome, "applied");
+  });
+
+  test("a file still growing between two listings is left for the next run", async () => {
+    remote("growing.csv", fieldTeamCsv(rows(2)));
+    const file = path.join(server.root, "out", "growing.csv");
+    let n = 100;
+    const grow = setInterval(() => writeFileSync(file, `${readFileSync(file, "utf8")}C0${n++},G,g${n}@x.example,\r\n`), 20);
+    try {
+      assert.deepEqual((await p.run("partner")).files, []);
+    } finally {
+      clearInterval(grow);
+    }
+    assert.equal((await p.run("partner")).files?.[0]?.outcome, "applied");
+  });
+
+  test("a wrong password is a configuration error", async () => {
+    remote("partner.csv", fieldTeamCsv(rows(1)));
+    p.writeFile("jobs/partner.yaml", sftpJob({ ...base(), password: "${env:FERRY_TEST_SFTP_WRONG}", host_key: server.hostKeyFingerprint }));
+    p.reload();
+    const result = await p.run("partner");
+    assert.equal((result.error as { code?: string }).code, "SOURCE_SFTP_LOGIN_REFUSED");
+  });
+});
+
+describe("sftp source, real OpenSSH server", { skip: await opensshSkip() }, () => {
+  let sshd: OpenSsh;
+  let p: TestProject;
+  before(async () => {
+    sshd = await startOpenSsh();
+    writeFileSync(path.join(sshd.root, "key"), sshd.privateKey);
+  });
+  after(async () => {
+    await p?.cleanup();
+    await sshd?.stop();
+  });
+
+  test("a key login with the pinned host key: applied, then deleted on the server", async () => {
+    const folder = path.join(sshd.root, "exports");
+    mkdirSync(folder);
+    writeFileSync(path.join(folder, "nightly.csv"), fieldTeamCsv(rows(5)));
+    p = await project(
+      sftpJob({
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.username,
+        private_key: `\${file:${path.join(sshd.root, "key")}}`,
+        host_key: sshd.hostKeyFingerprint,
+        folder,
+        after: { action: "delete" },
+      }),
+    );
+    const result = await p.run("partner");
+    assert.equal(result.status, "succeeded", result.error?.message ?? "");
+    assert.equal(result.files?.[0]?.counts.changed, 5);
+    assert.deepEqual(readdirSync(folder), [], "deleted on the server once applied");
+    await p.deliver();
+    assert.equal(p.emulator.records("contacts").length, 5);
+  });
+});
