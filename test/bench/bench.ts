@@ -11,7 +11,8 @@
  *
  *   npm run bench                 # 100k and 1M, every suite
  *   npm run bench -- --rows 200000
- *   npm run bench -- --suite sync  # this sync only; `--suite sql`: extract from live servers (sql-extract.ts)
+ *   npm run bench -- --suite sync  # this sync only; `--suite sql`: extract from live servers (sql-extract.ts);
+ *                                  # `--suite csv`: a CSV dropped into a watched folder (csv-ingest.ts)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import type { Values } from "../../src/engine/types.ts";
+import { benchCsvIngest } from "./csv-ingest.ts";
 import { benchSqlExtract, LAUNCHER_FLAGS } from "./sql-extract.ts";
 
 const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -252,9 +254,10 @@ async function child(rows: number) {
 
 async function main() {
   const sizes = (args.rows ?? ["100000", "1000000"]).map(Number);
-  const suites = args.suite ?? ["sync", "sql"];
+  const suites = args.suite ?? ["sync", "sql", "csv"];
   if (suites.includes("sync")) await benchSync(sizes);
   if (suites.includes("sql")) await benchSqlExtract(sizes);
+  if (suites.includes("csv")) await benchCsvIngest(sizes);
 }
 
 async function benchSync(sizes: number[]) {
