@@ -4,6 +4,7 @@ import { ExitCode } from "../errors.ts";
 import { explain } from "../operate/explain.ts";
 import { resolveConflict } from "../operate/resolve.ts";
 import { listConflicts } from "../state/conflicts.repo.ts";
+import { listFiles } from "../state/files.repo.ts";
 import { outboxCounts } from "../state/outbox.repo.ts";
 import { getRun, listRejects, listRuns } from "../state/runs.repo.ts";
 import { type GlobalOptions, openContext } from "./context.ts";
@@ -29,9 +30,13 @@ export function registerOperateCommands(program: Command, globals: () => GlobalO
             return;
           }
           const rejects = await listRejects(ctx.store.knex, run.id);
-          if (g.json) printJson({ run, rejects });
+          const file = (await ctx.store.knex("files").where({ run_id: run.id }).first("name", "outcome", "hash")) as
+            | { name: string; outcome: string; hash: string }
+            | undefined;
+          if (g.json) printJson({ run, rejects, ...(file ? { file } : {}) });
           else {
             printTable([run as unknown as Record<string, unknown>]);
+            if (file) process.stdout.write(`\nfile: ${file.name} (${file.outcome}, sha256 ${file.hash.slice(0, 12)}…)\n`);
             process.stdout.write("\nrejected rows:\n");
             printTable(rejects as unknown as Record<string, unknown>[]);
           }
@@ -39,7 +44,8 @@ export function registerOperateCommands(program: Command, globals: () => GlobalO
         }
         const runs = await listRuns(ctx.store.knex, { job: opts.job, limit: Number(opts.limit) });
         const outbox = await outboxCounts(ctx.store.knex);
-        if (g.json) printJson({ runs, outbox });
+        const files = await listFiles(ctx.store.knex, opts.job, Number(opts.limit));
+        if (g.json) printJson({ runs, outbox, files });
         else {
           printTable(runs as unknown as Record<string, unknown>[], [
             "id",
@@ -59,6 +65,10 @@ export function registerOperateCommands(program: Command, globals: () => GlobalO
           ]);
           process.stdout.write("\noutbox by destination:\n");
           printTable(outbox);
+          if (files.length > 0) {
+            process.stdout.write("\nfiles taken (folder and sftp jobs):\n");
+            printTable(files as unknown as Record<string, unknown>[], ["processedAt", "job", "name", "outcome", "runId", "reason"]);
+          }
         }
       } finally {
         await ctx.close();

@@ -1,0 +1,57 @@
+/**
+ * A folder job from the command line: `ferry run` prints a line per file taken, `ferry plan` moves
+ * nothing, and `ferry runs` lists the files taken with what became of them.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { type CliProject, createCliProject, FIELD_CSV, ferry, shown } from "./project.ts";
+
+const DROPS_JOB = `source:
+  type: folder
+  path: drop
+  pattern: "*.csv"
+  ready: { stable_for: 50ms }
+  format: { format: csv }
+mapping: customer
+as: field
+deletes: { policy: ignore }
+`;
+
+let project: CliProject;
+const env = { HUBSPOT_BASE_URL: "http://127.0.0.1:9", HUBSPOT_TOKEN: "test-token" };
+
+before(() => {
+  project = createCliProject({ files: { "jobs/drops.yaml": DROPS_JOB, "drop/field.csv": FIELD_CSV } });
+});
+after(() => project.cleanup());
+
+test("plan reads the waiting file and moves nothing; run takes it and prints where it went", async () => {
+  const plan = await ferry(project.dir, ["plan", "drops"], env);
+  assert.ok([0, 1].includes(plan.code ?? -1), shown(plan));
+  assert.ok(existsSync(path.join(project.dir, "drop", "field.csv")), "still waiting after plan");
+
+  const run = await ferry(project.dir, ["run", "drops", "--no-deliver"], env);
+  assert.equal(run.code, 1, shown(run));
+  const day = new Date().toISOString().slice(0, 10);
+  assert.match(
+    run.stdout,
+    new RegExp(`file field\\.csv: partial \\(run \\d+\\), 3 lines: accepted 2, rejected 1 -> drop/archive/${day}/field\\.csv \\(\\+ \\.report\\.csv\\)`),
+  );
+  assert.deepEqual(readdirSync(path.join(project.dir, "drop", "archive", day)).sort(), ["field.csv", "field.csv.report.csv"]);
+
+  const again = await ferry(project.dir, ["run", "drops", "--no-deliver"], env);
+  assert.equal(again.code, 0, shown(again));
+  assert.match(again.stdout, /no file waiting/);
+});
+
+test("runs lists the files taken, and a run names its file", async () => {
+  const runs = await ferry(project.dir, ["--json", "runs", "--job", "drops"], env);
+  assert.equal(runs.code, 0, shown(runs));
+  const out = JSON.parse(runs.stdout) as { files: { name: string; outcome: string; runId: number }[] };
+  assert.deepEqual(out.files.map((f) => [f.name, f.outcome]), [["field.csv", "partial"]]);
+  const one = await ferry(project.dir, ["runs", String(out.files[0]!.runId)], env);
+  assert.match(one.stdout, /file: field\.csv \(partial, sha256 [0-9a-f]{12}…\)/);
+  assert.match(one.stdout, /4 {5}K3 {3}DATA_BAD_VALUE {2}email \(E-mail\)/);
+});
