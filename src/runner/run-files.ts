@@ -3,10 +3,9 @@
  * records it in the file ledger, then settled (archive/ or failed/) with its report. A file whose content
  * was applied before, under any name, is reported as a duplicate and not applied again.
  */
-import { writeFile } from "node:fs/promises";
 import type { LoadedJob, Project } from "../config/load.ts";
 import { describeError, type FerryError } from "../errors.ts";
-import { FileReport, runRejectsAfter } from "../files/report.ts";
+import { FileReport, runRejectsAfter, writeOneLineReport } from "../files/report.ts";
 import type { Source } from "../sources/source.ts";
 import { appliedWithHash, type FileOutcome, recordFile, seenRemote } from "../state/files.repo.ts";
 import { type Counts, zeroCounts } from "../state/runs.repo.ts";
@@ -51,7 +50,7 @@ export async function runFiles(
       const previous = options.dryRun ? null : await appliedWithHash(store.knex, job.name, file.hash);
       if (previous) {
         const reason = `the same content as ${previous.name}, applied by run ${previous.runId} on ${previous.processedAt}: not applied again`;
-        await writeFile(file.reportPath, `line,key,outcome,reason\n,,duplicate,"${reason.replaceAll("\"", "\"\"")}"\n`);
+        await writeOneLineReport(file.reportPath, "duplicate", reason);
         const movedTo = await file.settle("duplicate");
         await recordFile(store.knex, { ...entry, runId: null, outcome: "duplicate", reason });
         files.push({ name: file.name, outcome: "duplicate", movedTo, runId: null, counts: zeroCounts(), report: { read: 0, accepted: 0, rejected: 0 }, reason });

@@ -21,7 +21,7 @@ import {
   customerTable,
   erpSnapshotJob,
 } from "../support/customers.ts";
-import { servicesRequired } from "../support/pg.ts";
+import { servicesRequired } from "../support/services.ts";
 import {
   assertStatus,
   BACKENDS,

@@ -13,7 +13,7 @@ import { FerryError } from "../../src/errors.ts";
 import type { RunResult } from "../../src/runner/run-job.ts";
 import { findBrowser } from "../../src/sources/scrape/browser.ts";
 import { byCustomerNo } from "../support/customers.ts";
-import { servicesRequired } from "../support/pg.ts";
+import { servicesRequired } from "../support/services.ts";
 import { assertStatus, createTestProject, type TestProject } from "../support/project.ts";
 
 const browser = findBrowser();

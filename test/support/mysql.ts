@@ -6,7 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import mysql from "mysql2/promise";
-import { servicesRequired, type TestDatabase } from "./pg.ts";
+import type { TestDatabase } from "./pg.ts";
+import { assertAvailable, skipUnlessRequired } from "./services.ts";
 
 export const MYSQL_BASE_URL = process.env.FERRY_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 
@@ -48,7 +49,7 @@ export async function mysqlAvailable(): Promise<boolean> {
  */
 export async function mysqlSkip(): Promise<string | false> {
   const reason = await mysqlUnavailableReason();
-  return reason !== null && !servicesRequired ? reason : false;
+  return skipUnlessRequired(reason);
 }
 
 async function admin<T>(fn: (conn: mysql.Connection) => Promise<T>): Promise<T> {
@@ -67,9 +68,7 @@ async function admin<T>(fn: (conn: mysql.Connection) => Promise<T>): Promise<T> 
  */
 export async function createTestMysqlDatabase(): Promise<TestDatabase> {
   const reason = await mysqlUnavailableReason();
-  if (reason !== null) {
-    throw new Error(servicesRequired ? `FERRY_REQUIRE_SERVICES=1: ${reason}` : reason);
-  }
+  assertAvailable(reason);
   const name = `ferry_test_${process.pid}_${randomBytes(5).toString("hex")}`;
   await admin((c) => c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`));
   const url = new URL(MYSQL_BASE_URL);

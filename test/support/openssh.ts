@@ -14,7 +14,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { servicesRequired } from "./pg.ts";
+import { assertAvailable, skipUnlessRequired } from "./services.ts";
 
 const run = promisify(execFile);
 
@@ -71,7 +71,7 @@ export function opensshUnavailableReason(): Promise<string | null> {
  */
 export async function opensshSkip(): Promise<string | false> {
   const reason = await opensshUnavailableReason();
-  return reason !== null && !servicesRequired ? reason : false;
+  return skipUnlessRequired(reason);
 }
 
 /** A port that was free a moment ago: bind 127.0.0.1:0, note the port, close. */
@@ -176,7 +176,7 @@ function exited(child: ChildProcess): Promise<void> {
 /** Starts sshd; throws (with sshd's own words) when it cannot, or when OpenSSH is missing. */
 export async function startOpenSsh(): Promise<OpenSsh> {
   const reason = await opensshUnavailableReason();
-  if (reason !== null) throw new Error(servicesRequired ? `FERRY_REQUIRE_SERVICES=1: ${reason}` : reason);
+  assertAvailable(reason);
 
   const username = userInfo().username;
   const dir = await mkdtemp(path.join(tmpdir(), "ferry-sshd-"));

@@ -5,11 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { assertAvailable, skipUnlessRequired } from "./services.ts";
 
 export const PG_BASE_URL = process.env.FERRY_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-
-/** Whether CI demands every service: a missing one fails the test instead of skipping it. */
-export const servicesRequired = process.env.FERRY_REQUIRE_SERVICES === "1";
 
 /** The base URL with any password hidden, for messages. */
 export function redactedBaseUrl(): string {
@@ -46,7 +44,7 @@ export async function pgAvailable(): Promise<boolean> {
  */
 export async function pgSkip(): Promise<string | false> {
   const reason = await pgUnavailableReason();
-  return reason !== null && !servicesRequired ? reason : false;
+  return skipUnlessRequired(reason);
 }
 
 export interface TestDatabase {
@@ -70,9 +68,7 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 /** Creates a uniquely named database (`ferry_test_<pid>_<random>`); throws when the server is missing. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const reason = await pgUnavailableReason();
-  if (reason !== null) {
-    throw new Error(servicesRequired ? `FERRY_REQUIRE_SERVICES=1: ${reason}` : reason);
-  }
+  assertAvailable(reason);
   const name = `ferry_test_${process.pid}_${randomBytes(5).toString("hex")}`;
   await admin((c) => c.query(`CREATE DATABASE "${name}"`));
   const url = new URL(PG_BASE_URL);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { durationSchema } from "../../config/duration.ts";
 import { fileFormatSchema } from "../../files/records.ts";
 
 export const folderSourceSchema = z.strictObject({
@@ -16,10 +17,7 @@ export const folderSourceSchema = z.strictObject({
   ready: z
     .union([
       z.strictObject({
-        stable_for: z
-          .string()
-          .regex(/^\d+\s*(ms|s|m)$/, "expected a duration such as 500ms, 5s or 1m")
-          .describe("A file is taken once its size and time have not changed for this long."),
+        stable_for: durationSchema("A file is taken once its size and time have not changed for this long.", "2s"),
       }),
       z.strictObject({
         marker: z

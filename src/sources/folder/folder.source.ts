@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { watch } from "chokidar";
+import { durationMs } from "../../config/duration.ts";
 import { ConfigError } from "../../errors.ts";
 import { fileSource } from "../../files/file-source.ts";
 import type { IncomingFile, Source, SourceContext, SourceDefinition } from "../source.ts";
@@ -15,19 +16,13 @@ import { type FolderSourceConfig, folderSourceSchema } from "./folder.config.ts"
 import { globToRegExp, settleFile, sha256 } from "../../files/lifecycle.ts";
 import { ensureFolders, markedOnes, refuse, scan, stableOnes, take } from "./inbox.ts";
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
-const ms = (text: string) => {
-  const m = /^(\d+)\s*(ms|s|m)$/.exec(text)!;
-  return Number(m[1]) * UNITS[m[2]!]!;
-};
-
 const today = () => new Date().toISOString().slice(0, 10);
 
 export function createFolderSource(config: FolderSourceConfig, context: SourceContext): Source {
   const root = path.resolve(context.baseDir, config.path);
   const pattern = globToRegExp(config.pattern);
   const marker = "marker" in config.ready;
-  const stableMs = "stable_for" in config.ready ? ms(config.ready.stable_for) : 0;
+  const stableMs = "stable_for" in config.ready ? durationMs(config.ready.stable_for) : 0;
   const log = context.log.child({ folder: config.path });
 
   const checkRoot = () => {

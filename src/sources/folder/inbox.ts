@@ -6,10 +6,11 @@
  * followed), as is a file over the size limit.
  */
 import type { Dirent } from "node:fs";
-import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freeName, settleFile } from "../../files/lifecycle.ts";
+import { writeOneLineReport } from "../../files/report.ts";
 
 export const SUBFOLDERS = ["processing", "archive", "failed"] as const;
 
@@ -99,6 +100,6 @@ export async function take(root: string, file: Candidate, marker: boolean): Prom
 /** An entry refused unopened: moved (a link as a link) to failed/, with a report giving the reason. */
 export async function refuse(root: string, r: Refusal, day: string): Promise<string> {
   const report = path.join(root, "processing", `${r.name}.refused.report.csv`);
-  await writeFile(report, `line,key,outcome,reason\n,,failed,"${r.reason.replaceAll("\"", "\"\"")}"\n`);
+  await writeOneLineReport(report, "failed", r.reason);
   return settleFile(root, r.path, report, "failed", day);
 }

@@ -1,9 +1,7 @@
 import { z } from "zod";
+import { durationSchema as duration } from "../../config/duration.ts";
 import { secretRef } from "../../config/secrets.ts";
 import { fileFormatSchema } from "../../files/records.ts";
-
-const duration = (what: string, fallback: string) =>
-  z.string().regex(/^\d+\s*(ms|s|m)$/, "expected a duration such as 500ms, 20s or 2m").default(fallback).describe(what);
 
 export const sftpSourceSchema = z
   .strictObject({

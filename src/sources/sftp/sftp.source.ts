@@ -9,18 +9,13 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { durationMs } from "../../config/duration.ts";
 import { resolveSecret } from "../../config/secrets.ts";
 import { fileSource } from "../../files/file-source.ts";
 import { globToRegExp, settleFile } from "../../files/lifecycle.ts";
 import type { FilesOptions, IncomingFile, Source, SourceContext, SourceDefinition } from "../source.ts";
 import { type RemoteFile, SftpSession } from "./sftp.client.ts";
 import { type SftpSourceConfig, sftpSourceSchema } from "./sftp.config.ts";
-
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
-const ms = (text: string) => {
-  const m = /^(\d+)\s*(ms|s|m)$/.exec(text)!;
-  return Number(m[1]) * UNITS[m[2]!]!;
-};
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -50,7 +45,7 @@ export function createSftpSource(config: SftpSourceConfig, context: SourceContex
       privateKey: secret("private_key"),
       passphrase: secret("passphrase"),
       hostKey: config.host_key ?? null,
-      connectTimeoutMs: ms(config.connect_timeout),
+      connectTimeoutMs: durationMs(config.connect_timeout),
     });
     if (config.insecure_accept_any_host_key) log.warn({ server, hostKey: session.hostKey }, "the server presented this host key; pin it as host_key");
     return session;
@@ -60,7 +55,7 @@ export function createSftpSource(config: SftpSourceConfig, context: SourceContex
   async function stable(session: SftpSession, signal: AbortSignal): Promise<RemoteFile[]> {
     const first = await session.list(config.folder, pattern);
     if (first.length === 0) return [];
-    await sleep(ms(config.stable_for), undefined, { signal });
+    await sleep(durationMs(config.stable_for), undefined, { signal });
     const second = new Map((await session.list(config.folder, pattern)).map((f) => [f.name, f]));
     return first.filter((f) => {
       const again = second.get(f.name);
@@ -89,7 +84,7 @@ export function createSftpSource(config: SftpSourceConfig, context: SourceContex
           continue;
         }
         const target = path.join(processing, remote.name);
-        const hash = await session.download(remote, target, ms(config.transfer_timeout));
+        const hash = await session.download(remote, target, durationMs(config.transfer_timeout));
         const reportPath = `${target}.report.csv`;
         yield {
           name: remote.name,

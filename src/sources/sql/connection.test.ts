@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../../errors.ts";
-import { durationMs, resolveConnection } from "./connection.ts";
+import { durationMs } from "../../config/duration.ts";
+import { resolveConnection } from "./connection.ts";
 import { sqlConnectionSchema } from "./sql.config.ts";
 
 const env = { ERP_PASSWORD: "p@ss:w/rd", ERP_URL: "postgres://ferry:pw@erp-db:6543/erp" };

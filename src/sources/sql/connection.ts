@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { isSecretReference, resolveReferences } from "../../config/secrets.ts";
+import { durationMs } from "../../config/duration.ts";
 import { ConfigError, type ConfigLocation } from "../../errors.ts";
 import type { ReadSettings, ResolvedConnection } from "./dialects/dialect.ts";
 import type { SqlConnection } from "./sql.config.ts";
@@ -90,14 +91,6 @@ export function resolveConnection(conn: SqlConnection, { name, baseDir, env }: R
     throw new ConfigError("CONFIG_ORACLE_NO_SERVICE", "an Oracle connection needs service_name, sid or connect_string", where("service_name"));
   }
   return resolved;
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
-export function durationMs(text: string): number {
-  const m = /^(\d+)\s*(ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`not a duration: ${text}`);
-  return Number(m[1]) * UNITS[m[2]!]!;
 }
 
 export function readSettings(

@@ -4,14 +4,8 @@
  * password. Connections stay unresolved until the source opens them.
  */
 import { z } from "zod";
+import { durationSchema as duration } from "../../config/duration.ts";
 import { isSecretReference, secretRef } from "../../config/secrets.ts";
-
-const duration = (what: string, fallback: string) =>
-  z
-    .string()
-    .regex(/^\d+\s*(ms|s|m|h)$/, "expected a duration such as 500ms, 30s, 10m or 1h")
-    .default(fallback)
-    .describe(what);
 
 const zone = z
   .string()

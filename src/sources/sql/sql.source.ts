@@ -342,10 +342,11 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
     if (dialect.writeAccess) {
       let findings: string[];
       try {
-        findings = dialect.writeAccess.findings(dialect.rows(await open().raw(dialect.writeAccess.sql), settings));
+        // Through the same read-only path as every page: Ferry's own questions are reads too.
+        findings = dialect.writeAccess.findings(await run({ sql: dialect.writeAccess.sql, bindings: [] }, signal));
       } catch (e) {
         findings = [];
-        warnings.push(`could not ask the database what this login may write: ${queryError(e, config.connection, dialect.name).message}`);
+        warnings.push(`could not ask the database what this login may write: ${(e as Error).message}`);
       }
       if (findings.length > 0) {
         warnings.push(
