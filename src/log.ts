@@ -1,8 +1,10 @@
 /**
  * Logging: pino JSON lines on stderr, with run, job and source bound by the caller. Record contents are not
- * logged; secrets are wrapped (config/secrets.ts) and the usual credential keys are redacted as well.
+ * logged; secrets are wrapped (config/secrets.ts), the usual credential keys are redacted, and any secret
+ * value that still reaches a line (an API echoing a token in an error) is replaced by `***`.
  */
 import { pino } from "pino";
+import { scrubSecrets } from "./config/secrets.ts";
 
 export type Logger = pino.Logger;
 
@@ -22,7 +24,7 @@ const REDACT = [
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? "info";
   return pino(
-    { level, redact: { paths: REDACT, censor: "[redacted]" }, base: undefined },
+    { level, redact: { paths: REDACT, censor: "[redacted]" }, base: undefined, hooks: { streamWrite: scrubSecrets } },
     options.destination ?? pino.destination(2),
   );
 }

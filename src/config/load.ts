@@ -40,8 +40,22 @@ export interface Project {
 export const PROJECT_FILE = "ferry.yaml";
 
 /** Credential fields stay references after loading; destinations resolve them into `Secret`s. */
+const DESTINATION_SECRETS = [
+  "token",
+  "oauth.client_secret",
+  "oauth.refresh_token",
+  "oauth.private_key",
+  "auth.token",
+  "auth.password",
+  "auth.value",
+  "auth.client_secret",
+  "target.sftp.password",
+  "target.sftp.private_key",
+  "target.sftp.passphrase",
+];
+
 const SECRET_PATHS = [
-  "destinations.*.token",
+  ...DESTINATION_SECRETS.map((p) => `destinations.*.${p}`),
   "connections.*.url",
   "connections.*.password",
   "source.login.username",
@@ -173,8 +187,12 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
   // configuration error now: found by `validate`, and before a run writes anything.
   for (const [name, d] of Object.entries(config.destinations)) {
     const file = path.basename(projectFile);
-    const where = { file, path: `destinations.${name}.token` };
-    attempt(() => withLine(dir, file, () => resolveSecret(d.token, { env, baseDir: dir, where })));
+    for (const field of DESTINATION_SECRETS) {
+      const reference = field.split(".").reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], d);
+      if (typeof reference !== "string") continue;
+      const where = { file, path: `destinations.${name}.${field}` };
+      attempt(() => withLine(dir, file, () => resolveSecret(reference, { env, baseDir: dir, where })));
+    }
   }
 
   for (const [name, c] of Object.entries(config.connections)) {

@@ -90,12 +90,27 @@ export function redact(value: string): string {
   return "***";
 }
 
+/** Every secret value this process has held (long enough to be told apart from ordinary text). */
+const known = new Set<string>();
+
+/**
+ * Replaces every secret value this process has held with `***`: the last line of defence for text that
+ * leaves Ferry (logs, errors kept in the state store, the DLQ, reports), in case an API echoes a credential.
+ */
+export function scrubSecrets(text: string): string {
+  if (known.size === 0) return text;
+  let out = text;
+  for (const value of known) if (out.includes(value)) out = out.replaceAll(value, "***");
+  return out;
+}
+
 /** A resolved secret. It prints as `[secret]` everywhere; only `reveal()` gives the value. */
 export class Secret {
   readonly #value: string;
 
   constructor(value: string) {
     this.#value = value;
+    if (value.length >= 8) known.add(value);
   }
 
   reveal(): string {

@@ -1,6 +1,5 @@
 /**
- * Exponential backoff with full jitter, and a token bucket. Randomness and time come in as arguments so
- * tests can pin them.
+ * Exponential backoff with jitter. Randomness comes in as an argument so tests can pin it.
  */
 
 export interface BackoffPolicy {
@@ -35,45 +34,4 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/** Requests per window, spread evenly: `take()` resolves when a request may start. */
-export class TokenBucket {
-  #tokens: number;
-  #last: number;
-  readonly #capacity: number;
-  readonly #perMs: number;
-  readonly #now: () => number;
-
-  constructor(requests: number, windowMs: number, now: () => number = Date.now) {
-    this.#capacity = requests;
-    this.#tokens = requests;
-    this.#perMs = requests / windowMs;
-    this.#now = now;
-    this.#last = now();
-  }
-
-  #refill() {
-    const t = this.#now();
-    this.#tokens = Math.min(this.#capacity, this.#tokens + (t - this.#last) * this.#perMs);
-    this.#last = t;
-  }
-
-  /** Milliseconds until a token is available (0 if one is now), taking it when available. */
-  tryTake(): number {
-    this.#refill();
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - this.#tokens) / this.#perMs);
-  }
-
-  async take(signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      const wait = this.tryTake();
-      if (wait === 0) return;
-      await sleep(wait, signal);
-    }
-  }
 }

@@ -1,17 +1,22 @@
 /**
  * Delivery: drains the outbox, destination by destination, in batches the destination declares, with
- * per-item outcomes. A delivered row records what was pushed where; a failed one is retried with backoff
- * and, once it fails permanently or runs out of attempts, is marked dead with its reason. A crash between
- * the API's answer and the commit leaves the row pending: it is sent again, and the destination's
- * lookup-before-create makes the second send an update, not a duplicate.
+ * per-item outcomes. A delivered row records what was pushed where. A row the API refuses, or that keeps
+ * failing, goes to the dead-letter queue with its request, the answer and the reason. A destination that is
+ * down (unreachable, 5xx after retries, circuit open, credentials refused) blames no record: its rows stay
+ * pending with their attempts untouched, the pass pauses, and the next pass (this run's, when it is due
+ * soon enough, or `ferry serve`'s delivery loop) resumes. A crash between the API's answer and the commit
+ * leaves the row pending: it is sent again, and the destination's lookup-before-create (or upsert) makes the
+ * second send an update, not a duplicate.
  */
 import type { Project } from "../config/load.ts";
 import type { DeliveryItem, Destination, ItemResult } from "../destinations/destination.ts";
-import { describeError, type FerryError } from "../errors.ts";
+import { describeError, type FerryError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
 import {
   type DueRow,
   duePending,
+  holdPending,
   loadRemoteIds,
   markDelivered,
   markFailed,
@@ -39,6 +44,8 @@ export interface DeliveryTally {
   deleted: number;
   retried: number;
   dead: number;
+  /** Sends held back because the destination as a whole was unavailable (no attempt counted). */
+  held: number;
   /** Still pending when delivery stopped (retries not yet due). */
   pending: number;
   error?: string;
@@ -51,8 +58,21 @@ const emptyTally = (): DeliveryTally => ({
   deleted: 0,
   retried: 0,
   dead: 0,
+  held: 0,
   pending: 0,
 });
+
+/** Errors that say the destination is unavailable, not that the record is wrong. */
+const DESTINATION_DOWN = new Set([
+  "DEST_UNREACHABLE",
+  "DEST_UNAVAILABLE",
+  "DEST_TIMEOUT",
+  "DEST_CIRCUIT_OPEN",
+  "DEST_RATE_LIMITED",
+  "DEST_UNAUTHORIZED",
+]);
+
+export const blamesDestination = (error: FerryError) => DESTINATION_DOWN.has(error.code);
 
 export async function deliverAll(
   project: Project,
@@ -87,16 +107,20 @@ export async function deliverTo(
   const maxAttempts = maxAttemptsOf(project, d.name);
   const pageSize = d.maxBatchSize * d.concurrency;
 
-  /** Sends a page, `concurrency` batches at once; settles with the results, or the error that stopped it. */
-  const send = async (rows: DueRow[]): Promise<{ results: ItemResult[] } | { error: unknown }> => {
-    try {
-      const items = await toItems(project, store, d.name, rows);
-      const chunks: DeliveryItem[][] = [];
-      for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
-      return { results: (await Promise.all(chunks.map((chunk) => d.write(chunk, signal)))).flat() };
-    } catch (error) {
-      return { error };
-    }
+  /** Sends a page, `concurrency` batches at once; a batch whose write throws answers that error per item. */
+  const send = async (rows: DueRow[]): Promise<ItemResult[]> => {
+    const items = await toItems(project, store, d.name, rows);
+    const chunks: DeliveryItem[][] = [];
+    for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
+    const settled = await Promise.allSettled(chunks.map((chunk) => d.write(chunk, signal)));
+    return settled.flatMap((s, i) => {
+      if (s.status === "fulfilled") return s.value;
+      const error =
+        s.reason instanceof Error && "code" in s.reason
+          ? (s.reason as FerryError)
+          : new TransientError("DEST_UNAVAILABLE", describeError(s.reason), { cause: s.reason });
+      return chunks[i]!.map((item): ItemResult => ({ outboxId: item.outboxId, ok: false, error }));
+    });
   };
   const due = (afterId: number) =>
     signal.aborted ? Promise.resolve([]) : duePending(store.knex, d.name, now().toISOString(), pageSize, afterId);
@@ -104,58 +128,43 @@ export async function deliverTo(
   // A pass walks through the due rows in id order, a page at a time. Once a page's answers are in, the next
   // page is sent before they are committed: the destination works on it while Ferry writes. A page is sent
   // only once the one before has its answers, so two versions of one record are never in flight together.
-  let afterId = 0;
-  let page = await due(afterId);
-  let sending = page.length > 0 ? send(page) : null;
+  // A page that finds the destination down ends the pass.
   for (;;) {
-    if (!sending) {
-      // The end of a pass. Rows that failed in it and are due again are taken by a new pass.
-      if (afterId === 0) {
-        if (signal.aborted) break;
-        const next = await nextDue(store.knex, d.name);
-        if (next === null) break;
-        const wait = Date.parse(next) - now().getTime();
-        if (wait > (options.waitForRetriesMs ?? 0)) break;
-        await sleep(Math.max(wait, 10), signal).catch(() => {});
+    let page = await due(0);
+    let sending = page.length > 0 ? send(page) : null;
+    while (sending) {
+      const results = await sending;
+      const sent = page;
+      const down = results.find((r) => !r.ok && blamesDestination(r.error));
+      if (down && !down.ok) {
+        sending = null;
+        tally.error = describeError(down.error);
+        log.warn({ err: tally.error }, "delivery paused: the destination is unavailable");
+      } else {
+        page = await due(sent.at(-1)!.id);
+        sending = page.length > 0 ? send(page) : null;
       }
-      afterId = 0;
-      page = await due(afterId);
-      sending = page.length > 0 ? send(page) : null;
-      continue;
+      await commitResults(store, d.name, sent, results, maxAttempts, now, options.random, tally);
+      options.onProgress?.(d.name, { ...tally });
     }
-    const outcome = await sending;
-    if ("error" in outcome) {
-      // The destination as a whole is unreachable, failing, or refuses the credentials: stop this pass and
-      // leave every row pending, attempts untouched; the next pass (`ferry deliver`, `ferry serve`) resumes.
-      tally.error = describeError(outcome.error);
-      log.error({ err: tally.error }, "delivery paused: the destination is unavailable");
-      break;
-    }
-    const sent = page;
-    afterId = sent.at(-1)!.id;
-    page = await due(afterId);
-    sending = page.length > 0 ? send(page) : null;
-    await commitResults(store, d.name, sent, outcome.results, maxAttempts, now, options.random, tally);
-    options.onProgress?.(d.name, { ...tally });
+    // The end of a pass. Rows that failed in it and are due again soon enough are taken by a new pass.
+    if (signal.aborted) break;
+    const next = await nextDue(store.knex, d.name);
+    if (next === null) break;
+    const wait = Date.parse(next) - now().getTime();
+    if (wait > (options.waitForRetriesMs ?? 0)) break;
+    await sleep(Math.max(wait, 10), signal).catch(() => {});
   }
-  const pending = (await store
-    .knex("outbox")
-    .where({ destination: d.name, status: "pending" })
-    .count({ n: "*" })
-    .first()) as {
+  const pending = (await store.knex("outbox").where({ destination: d.name, status: "pending" }).count({ n: "*" }).first()) as {
     n: number | string;
   };
   tally.pending = Number(pending.n);
+  if (tally.pending === 0) delete tally.error;
   log.info(tally, "delivery finished");
   return tally;
 }
 
-async function toItems(
-  project: Project,
-  store: StateStore,
-  destination: string,
-  rows: DueRow[],
-): Promise<DeliveryItem[]> {
+async function toItems(project: Project, store: StateStore, destination: string, rows: DueRow[]): Promise<DeliveryItem[]> {
   const remote = new Map<string, Map<string, string | null>>();
   for (const entity of new Set(rows.map((r) => r.entity))) {
     const keys = rows.filter((r) => r.entity === entity).map((r) => r.key);
@@ -178,6 +187,32 @@ async function toItems(
   });
 }
 
+/** What the dead-letter queue keeps of a failed exchange: method, URL, the record's part, the answer. */
+function deadLetterOf(destination: string, row: DueRow, result: ItemResult & { ok: false }, attempts: number): DeadLetterWrite {
+  const error = result.error;
+  const details = (error.details ?? {}) as { method?: string; url?: string; status?: number; body?: string; network?: string };
+  return {
+    outboxId: row.id,
+    destination,
+    entity: row.entity,
+    key: row.key,
+    version: row.version,
+    code: error.code,
+    reason: error.message,
+    request: {
+      ...(details.method ? { method: details.method, url: details.url } : {}),
+      record: result.request ?? { op: row.op, key: row.key, properties: row.properties },
+    },
+    response:
+      details.status !== undefined
+        ? { status: details.status, body: details.body }
+        : details.network
+          ? { network_error: details.network }
+          : null,
+    attempts,
+  };
+}
+
 async function commitResults(
   store: StateStore,
   destination: string,
@@ -193,6 +228,9 @@ async function commitResults(
   await store.knex.transaction(async (tx) => {
     const delivered: number[] = [];
     const pushed: PushedRecord[] = [];
+    const held: number[] = [];
+    let heldUntil = 0;
+    const dead: DeadLetterWrite[] = [];
     for (const result of results) {
       const row = byId.get(result.outboxId)!;
       if (result.ok) {
@@ -212,24 +250,36 @@ async function commitResults(
         });
         continue;
       }
-      const error = result.error as FerryError;
+      const error = result.error;
+      if (blamesDestination(error)) {
+        held.push(row.id);
+        tally.held++;
+        const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
+        // Refused credentials need a person: wait long enough that a run does not keep knocking.
+        const wait = error.code === "DEST_UNAUTHORIZED" ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
+        heldUntil = Math.max(heldUntil, wait);
+        continue;
+      }
       const attempts = row.attempts + 1;
-      const dead = error.kind !== "transient" || attempts >= maxAttempts;
+      const isDead = error.kind !== "transient" || attempts >= maxAttempts;
       const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-      const next = new Date(
-        now().getTime() + backoffDelay(attempts, undefined, retryAfterMs, random),
-      ).toISOString();
-      if (dead) tally.dead++;
-      else tally.retried++;
+      const next = new Date(now().getTime() + backoffDelay(attempts, undefined, retryAfterMs, random)).toISOString();
+      const message = `${describeError(error)}${isDead && error.kind === "transient" ? ` (gave up after ${attempts} attempts)` : ""}`;
+      if (isDead) {
+        tally.dead++;
+        dead.push({ ...deadLetterOf(destination, row, result, attempts), reason: message });
+      } else tally.retried++;
       await markFailed(tx, row.id, {
-        status: dead ? "dead" : "pending",
+        status: isDead ? "dead" : "pending",
         attempts,
-        nextAttemptAt: dead ? at : next,
-        error: `${describeError(error)}${dead && error.kind === "transient" ? ` (gave up after ${attempts} attempts)` : ""}`,
+        nextAttemptAt: isDead ? at : next,
+        error: message,
         at,
       });
     }
     await markDelivered(tx, delivered, at);
     await recordPushed(tx, at, pushed);
+    await holdPending(tx, held, new Date(now().getTime() + heldUntil).toISOString(), tally.error ?? "destination unavailable", at);
+    await addDeadLetters(tx, at, dead);
   });
 }

@@ -32,7 +32,13 @@ export type ItemResult =
     remoteId: string | null;
     action: "created" | "updated" | "deleted" | "absent";
   }
-  | { outboxId: number; ok: false; error: FerryError };
+  | {
+    outboxId: number;
+    ok: false;
+    error: FerryError;
+    /** The record's part of the request that failed, as sent, for the dead-letter queue. */
+    request?: unknown;
+  };
 
 export interface Destination {
   readonly name: string;
@@ -42,9 +48,10 @@ export interface Destination {
   readonly concurrency: number;
   /**
    * Applies the items and returns exactly one result per item, in any order; a record the API refuses
-   * comes back as a PermanentError result. Throws when the destination as a whole is unavailable after its
-   * own retries (TransientError: unreachable, 5xx, rate limited) or refuses the credentials: the items are
-   * not to blame, and stay pending.
+   * comes back as a PermanentError result. When the destination as a whole is unavailable after its own
+   * retries (TransientError: unreachable, timing out, 5xx, rate limited, circuit open) or refuses the
+   * credentials, it may throw or return that error for the items it could not send: they are not to blame,
+   * and stay pending without an attempt counted.
    */
   write(items: readonly DeliveryItem[], signal: AbortSignal): Promise<ItemResult[]>;
   close(): Promise<void>;

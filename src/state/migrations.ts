@@ -174,7 +174,39 @@ const files: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [initial, files];
+/**
+ * The dead-letter queue: one entry each time an outbox row dies, with what was sent, what came back and
+ * why; resolved by an operator's replay or discard, never deleted.
+ */
+const deadLetters: Migration = {
+  name: "0003_dead_letters",
+  async up(knex) {
+    await knex.schema.createTable("dead_letters", (t) => {
+      t.increments("id").primary();
+      t.integer("outbox_id").notNullable();
+      t.string("destination").notNullable();
+      t.string("entity").notNullable();
+      t.string("key").notNullable();
+      t.integer("version").notNullable();
+      t.string("code", 64).notNullable();
+      t.text("reason").notNullable();
+      t.text("request");
+      t.text("response");
+      t.integer("attempts").notNullable();
+      t.string("dead_at", 32).notNullable();
+      t.string("resolution", 16);
+      t.string("resolved_at", 32);
+      t.string("resolved_by");
+      t.index(["destination", "resolution"]);
+      t.index(["outbox_id"]);
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists("dead_letters");
+  },
+};
+
+export const migrations: readonly Migration[] = [initial, files, deadLetters];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...migrations],

@@ -1,7 +1,7 @@
 /**
  * The outbox: one row per change to send to one destination, written in the transaction of the change.
- * A newer change to the same (destination, entity, key) supersedes a pending one and carries its changed
- * properties forward, so only the newest version is sent and nothing changed is forgotten.
+ * A newer change to the same (destination, entity, key) supersedes a pending or dead one and carries its
+ * changed properties forward, so only the newest version is sent and nothing changed is forgotten.
  */
 import { hash } from "node:crypto";
 import type { OutboxIntent, Values } from "../engine/types.ts";
@@ -48,14 +48,30 @@ export async function enqueue(db: Db, runId: number | null, at: string, intents:
   }
   for (const list of byDestination.values()) {
     const { destination, entity } = list[0]!;
+    const columns = ["id", "key", "changed"];
+    const keys = list.map((i) => i.key);
     const pending = await selectByKeys<{ id: number; key: string; changed: string }>(
       db,
       "outbox",
-      ["id", "key", "changed"],
+      columns,
       { destination, entity, status: "pending" },
       "key",
-      list.map((i) => i.key),
+      keys,
     );
+    // Dead rows are superseded too: the new version carries their changes, so the dead-letter queue only
+    // ever holds a record's newest version. Most destinations have none, and the check costs one probe.
+    const anyDead = await db("outbox").where({ destination, entity, status: "dead" }).first("id");
+    const dead = anyDead
+      ? await selectByKeys<{ id: number; key: string; changed: string }>(
+          db,
+          "outbox",
+          columns,
+          { destination, entity, status: "dead" },
+          "key",
+          keys,
+        )
+      : [];
+    pending.push(...dead);
     const carried = new Map<string, { ids: number[]; changed: Set<string> }>();
     for (const p of pending) {
       const c = carried.get(p.key) ?? { ids: [], changed: new Set<string>() };
@@ -90,6 +106,12 @@ export async function enqueue(db: Db, runId: number | null, at: string, intents:
     const supersededIds = [...carried.values()].flatMap((c) => c.ids);
     if (supersededIds.length > 0) {
       await db("outbox").whereIn("id", supersededIds).update({ status: "superseded", updated_at: at });
+    }
+    if (dead.length > 0) {
+      await db("dead_letters")
+        .whereIn("outbox_id", dead.map((d) => Number(d.id)))
+        .whereNull("resolution")
+        .update({ resolution: "superseded", resolved_at: at, resolved_by: "ferry" });
     }
   }
   return intents.length;
@@ -173,6 +195,16 @@ export async function markFailed(
     last_error: update.error,
     updated_at: update.at,
   });
+}
+
+/** Rows the destination could not take (it was down): pending again later, no attempt counted. */
+export async function holdPending(db: Db, ids: readonly number[], nextAttemptAt: string, error: string, at: string) {
+  if (ids.length === 0) return;
+  for (let i = 0; i < ids.length; i += 500) {
+    await db("outbox")
+      .whereIn("id", ids.slice(i, i + 500))
+      .update({ next_attempt_at: nextAttemptAt, last_error: error, updated_at: at });
+  }
 }
 
 export async function outboxCounts(db: Db): Promise<{ destination: string; status: string; n: number }[]> {

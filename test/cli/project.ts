@@ -107,7 +107,7 @@ destinations:
     token: \${env:HUBSPOT_TOKEN}
     rate_limit: null
     max_attempts: 2
-    timeout_ms: 5000
+    timeout: 5s
 `;
 
 export const CUSTOMER_MAPPING = `entity: customer

@@ -167,7 +167,7 @@ export async function createTestProject(options: TestProjectOptions): Promise<Te
             token: "${env:HUBSPOT_TOKEN}",
             rate_limit: null,
             max_attempts: 3,
-            timeout_ms: 10_000,
+            timeout: "10s",
             ...options.hubspot,
           },
         },

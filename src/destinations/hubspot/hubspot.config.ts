@@ -1,33 +1,31 @@
 import { z } from "zod";
 import { secretRef } from "../../config/secrets.ts";
+import { deliverySettings } from "../../delivery/delivery.config.ts";
 
-export const hubspotDestinationSchema = z.strictObject({
-  type: z.literal("hubspot"),
-  base_url: z
-    .string()
-    .refine(
-      (v) => v.includes("${") || URL.canParse(v),
-      "expected a URL such as https://api.hubapi.com, or a reference ${env:NAME}",
-    )
-    .default("https://api.hubapi.com")
-    .describe("API root; the emulator's URL in tests and the demo."),
-  token: secretRef.describe("Private app access token, as a reference: ${env:HUBSPOT_TOKEN}."),
-  rate_limit: z
-    .strictObject({ requests: z.number().int().min(1), per_seconds: z.number().min(0.1) })
-    .nullable()
-    .default({ requests: 100, per_seconds: 10 })
-    .describe(
-      "Requests allowed per window (HubSpot private apps: 100 per 10 s on most tiers). null: no limit.",
-    ),
-  max_attempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(20)
-    .default(5)
-    .describe("Attempts per record before it is marked failed."),
-  timeout_ms: z.number().int().min(100).default(30_000),
-  concurrency: z.number().int().min(1).max(16).default(4).describe("Requests in flight at once."),
-});
+export const hubspotDestinationSchema = z
+  .strictObject({
+    type: z.literal("hubspot"),
+    base_url: z
+      .string()
+      .refine((v) => v.includes("${") || URL.canParse(v), "expected a URL such as https://api.hubapi.com, or a reference ${env:NAME}")
+      .default("https://api.hubapi.com")
+      .describe("API root; the emulator's URL in tests and the demo."),
+    token: secretRef.optional().describe("Private app access token, as a reference: ${env:HUBSPOT_TOKEN}. Or give oauth."),
+    oauth: z
+      .strictObject({
+        client_id: z.string().min(1),
+        client_secret: secretRef,
+        refresh_token: secretRef.describe("The refresh token of the app's installation in the portal."),
+        token_url: z.string().optional().describe("Default: base_url + /oauth/v1/token."),
+      })
+      .optional()
+      .describe("OAuth2 for a public app: access tokens (30 minutes) are fetched with the refresh token and renewed on expiry."),
+    ...deliverySettings({ rateLimit: { requests: 100, per_seconds: 10 }, concurrency: 4 }),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.token === !c.oauth) {
+      ctx.addIssue({ code: "custom", path: ["token"], message: "give either token (a private app) or oauth (a public app), not both" });
+    }
+  });
 
 export type HubSpotDestinationConfig = z.output<typeof hubspotDestinationSchema>;

@@ -4,8 +4,12 @@
  * looking records up by the mapping's unique match property first: a retried create finds the record the
  * first attempt made and updates it instead.
  */
-import { resolveSecret } from "../../config/secrets.ts";
-import { TokenBucket } from "../../delivery/backoff.ts";
+import { resolveSecret, type ResolveContext } from "../../config/secrets.ts";
+import { type Auth, bearerAuth, OAuth2Auth } from "../../delivery/auth.ts";
+import { Breaker } from "../../delivery/breaker.ts";
+import { breakerOf, rateLimitOf, timeoutOf } from "../../delivery/delivery.config.ts";
+import { HttpClient } from "../../delivery/http-client.ts";
+import { bucketFor } from "../../delivery/rate-limit.ts";
 import type { Values } from "../../engine/types.ts";
 import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import type {
@@ -15,7 +19,6 @@ import type {
   DestinationDefinition,
   ItemResult,
 } from "../destination.ts";
-import { HubSpotClient } from "./hubspot.client.ts";
 import { type HubSpotDestinationConfig, hubspotDestinationSchema } from "./hubspot.config.ts";
 
 const BATCH = 100;
@@ -44,26 +47,29 @@ export function createHubSpotDestination(
   config: HubSpotDestinationConfig,
   context: DestinationContext,
 ): Destination {
-  const client = new HubSpotClient({
+  const auth = hubspotAuth(name, config, context);
+  const client = new HttpClient({
+    service: "HubSpot",
     baseUrl: config.base_url,
-    token: resolveSecret(config.token, {
-      env: context.env,
-      baseDir: context.baseDir,
-      where: { file: "ferry.yaml", path: `destinations.${name}.token` },
-    }),
-    bucket: config.rate_limit
-      ? new TokenBucket(config.rate_limit.requests, config.rate_limit.per_seconds * 1000)
-      : null,
-    timeoutMs: config.timeout_ms,
+    auth,
+    bucket: bucketFor("hubspot", auth.id, rateLimitOf(config)),
+    breaker: new Breaker(name, breakerOf(config), context.log),
+    timeoutMs: timeoutOf(config),
+    messageOf: (body) => {
+      const message = (body as { message?: unknown } | undefined)?.message;
+      return typeof message === "string" ? message : undefined;
+    },
   });
+  /** A batch call; `idempotent` false for creates, which a repeat would apply twice. */
+  const post = async <T>(path: string, json: unknown, idempotent: boolean, signal: AbortSignal) =>
+    (await client.request<T>({ method: "POST", path, json, idempotent }, signal)).body;
   const base = (object: string) => `/crm/v3/objects/${encodeURIComponent(object)}`;
 
   /** Finds records by a unique property; returns value -> id. */
   async function lookup(object: string, property: string, values: string[], signal: AbortSignal) {
     const found = new Map<string, string>();
     if (values.length === 0) return found;
-    const res = await client.request<BatchResponse>(
-      "POST",
+    const res = await post<BatchResponse>(
       `${base(object)}/batch/read`,
       {
         idProperty: property,
@@ -71,9 +77,10 @@ export function createHubSpotDestination(
         properties: [property],
         propertiesWithHistory: [],
       },
+      true,
       signal,
     );
-    for (const r of res.body.results) {
+    for (const r of res.results) {
       const v = r.properties[property];
       if (v !== null && v !== undefined) found.set(v, r.id);
     }
@@ -139,23 +146,21 @@ export function createHubSpotDestination(
     await sendSplitting(
       updates,
       async (batch) =>
-        (
-          await client.request<BatchResponse>(
-            "POST",
-            `${base(object)}/batch/update`,
-            {
-              inputs: batch.map((i) => ({
-                id: idOf(i)!,
-                // A record Ferry has not pushed before gets every property; afterwards, only what changed.
-                properties: toHubSpotProperties(
-                  i.properties,
-                  i.remoteId && i.changed.length > 0 ? i.changed : undefined,
-                ),
-              })),
-            },
-            signal,
-          )
-        ).body,
+        await post<BatchResponse>(
+          `${base(object)}/batch/update`,
+          {
+            inputs: batch.map((i) => ({
+              id: idOf(i)!,
+              // A record Ferry has not pushed before gets every property; afterwards, only what changed.
+              properties: toHubSpotProperties(
+                i.properties,
+                i.remoteId && i.changed.length > 0 ? i.changed : undefined,
+              ),
+            })),
+          },
+          true,
+          signal,
+        ),
       (batch, res) => {
         const missing = new Set(
           (res?.errors ?? []).flatMap((e) =>
@@ -196,16 +201,12 @@ export function createHubSpotDestination(
     await sendSplitting(
       creates,
       async (batch) =>
-        (
-          await client.request<BatchResponse>(
-            "POST",
-            `${base(object)}/batch/create`,
-            {
-              inputs: batch.map((i) => ({ properties: toHubSpotProperties(i.properties), associations: [] })),
-            },
-            signal,
-          )
-        ).body,
+        await post<BatchResponse>(
+          `${base(object)}/batch/create`,
+          { inputs: batch.map((i) => ({ properties: toHubSpotProperties(i.properties), associations: [] })) },
+          false,
+          signal,
+        ),
       (batch, res) => {
         const ids = new Map((res?.results ?? []).map((r) => [r.properties[property], r.id]));
         for (const i of batch) {
@@ -227,12 +228,7 @@ export function createHubSpotDestination(
     await sendSplitting(
       archives,
       async (batch) => {
-        await client.request(
-          "POST",
-          `${base(object)}/batch/archive`,
-          { inputs: batch.map((i) => ({ id: idOf(i)! })) },
-          signal,
-        );
+        await post(`${base(object)}/batch/archive`, { inputs: batch.map((i) => ({ id: idOf(i)! })) }, true, signal);
         return undefined;
       },
       (batch) => {
@@ -258,19 +254,44 @@ export function createHubSpotDestination(
         try {
           await writeObject(group[0]!.object, group, signal, results);
         } catch (e) {
-          // A refused token, or HubSpot unreachable or failing after the client's retries: the call as a
-          // whole could not be made, and the records are not to blame. The delivery layer keeps them pending.
-          if ((e as FerryError).code === "DEST_UNAUTHORIZED" || e instanceof TransientError) throw e;
+          // HubSpot unreachable or failing after the client's retries, or a refused token: the records not
+          // answered yet are not to blame. Their results carry the error; the delivery layer keeps them
+          // pending without counting an attempt.
           const done = new Set(results.map((r) => r.outboxId));
           for (const i of group)
-            if (!done.has(i.outboxId))
-              results.push({ outboxId: i.outboxId, ok: false, error: e as FerryError });
+            if (!done.has(i.outboxId)) results.push({ outboxId: i.outboxId, ok: false, error: e as FerryError });
         }
       }
       return results;
     },
     close: async () => client.close(),
   };
+}
+
+function hubspotAuth(name: string, config: HubSpotDestinationConfig, context: DestinationContext): Auth {
+  const secret = (reference: string, field: string) =>
+    resolveSecret(reference, {
+      env: context.env,
+      baseDir: context.baseDir,
+      where: { file: "ferry.yaml", path: `destinations.${name}.${field}` },
+    } satisfies ResolveContext);
+  if (config.token) return bearerAuth(secret(config.token, "token"));
+  const oauth = config.oauth!;
+  const clientSecret = secret(oauth.client_secret, "oauth.client_secret");
+  let refreshToken = secret(oauth.refresh_token, "oauth.refresh_token");
+  return new OAuth2Auth({
+    service: "HubSpot",
+    tokenUrl: oauth.token_url ?? `${config.base_url.replace(/\/$/, "")}/oauth/v1/token`,
+    id: `${oauth.client_id}:${refreshToken.reveal()}`,
+    timeoutMs: timeoutOf(config),
+    form: () => ({
+      grant_type: "refresh_token",
+      client_id: oauth.client_id,
+      client_secret: clientSecret.reveal(),
+      refresh_token: refreshToken.reveal(),
+    }),
+    onRefreshToken: (token) => (refreshToken = token),
+  });
 }
 
 export const hubspotDestination: DestinationDefinition<HubSpotDestinationConfig> = {
