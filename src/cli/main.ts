@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { exitCodeFor } from "../errors.ts";
 import { registerCheckCommand } from "./check.command.ts";
 import type { GlobalOptions } from "./context.ts";
+import { registerDlqCommand } from "./dlq.command.ts";
 import { registerOperateCommands } from "./operate.commands.ts";
 import { printError } from "./output.ts";
 import { registerServeCommand } from "./serve.command.ts";
@@ -32,6 +33,7 @@ registerSyncCommands(program, globals);
 registerValidateCommand(program, globals);
 registerCheckCommand(program, globals);
 registerOperateCommands(program, globals);
+registerDlqCommand(program, globals);
 registerServeCommand(program, globals);
 
 try {

@@ -4,6 +4,7 @@ import { ExitCode } from "../errors.ts";
 import { explain } from "../operate/explain.ts";
 import { resolveConflict } from "../operate/resolve.ts";
 import { listConflicts } from "../state/conflicts.repo.ts";
+import { deadLetterCounts } from "../state/dead-letters.repo.ts";
 import { listFiles } from "../state/files.repo.ts";
 import { outboxCounts } from "../state/outbox.repo.ts";
 import { getRun, listRejects, listRuns } from "../state/runs.repo.ts";
@@ -45,7 +46,8 @@ export function registerOperateCommands(program: Command, globals: () => GlobalO
         const runs = await listRuns(ctx.store.knex, { job: opts.job, limit: Number(opts.limit) });
         const outbox = await outboxCounts(ctx.store.knex);
         const files = await listFiles(ctx.store.knex, opts.job, Number(opts.limit));
-        if (g.json) printJson({ runs, outbox, files });
+        const dlq = await deadLetterCounts(ctx.store.knex);
+        if (g.json) printJson({ runs, outbox, dead_letters: dlq, files });
         else {
           printTable(runs as unknown as Record<string, unknown>[], [
             "id",
@@ -65,6 +67,10 @@ export function registerOperateCommands(program: Command, globals: () => GlobalO
           ]);
           process.stdout.write("\noutbox by destination:\n");
           printTable(outbox);
+          if (dlq.length > 0) {
+            process.stdout.write("\ndead-letter queue, open entries (`ferry dlq list`):\n");
+            printTable(dlq);
+          }
           if (files.length > 0) {
             process.stdout.write("\nfiles taken (folder and sftp jobs):\n");
             printTable(files as unknown as Record<string, unknown>[], ["processedAt", "job", "name", "outcome", "runId", "reason"]);

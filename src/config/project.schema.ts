@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { hubspotDestinationSchema } from "../destinations/hubspot/hubspot.config.ts";
+import { salesforceDestinationSchema } from "../destinations/salesforce/salesforce.config.ts";
 import { sqlConnectionSchema } from "../sources/sql/sql.config.ts";
 
 export const stateSchema = z.union([
@@ -16,7 +17,7 @@ export const projectSchema = z.strictObject({
   jobs_dir: z.string().default("jobs"),
   mappings_dir: z.string().default("mappings"),
   connections: z.record(z.string(), sqlConnectionSchema).default({}),
-  destinations: z.record(z.string(), z.discriminatedUnion("type", [hubspotDestinationSchema])).default({}),
+  destinations: z.record(z.string(), z.discriminatedUnion("type", [hubspotDestinationSchema, salesforceDestinationSchema])).default({}),
 });
 
 export type ProjectConfig = z.output<typeof projectSchema>;

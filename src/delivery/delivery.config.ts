@@ -7,12 +7,15 @@ import { durationMs, durationSchema } from "../config/duration.ts";
 import type { BreakerOptions } from "./breaker.ts";
 import type { RateLimit } from "./rate-limit.ts";
 
-export function deliverySettings(defaults: { rateLimit: { requests: number; per_seconds: number } | null; concurrency: number }) {
+type Limit = { requests: number; per_seconds: number; burst?: number };
+
+export function deliverySettings(defaults: { rateLimit: Limit | null; concurrency: number }) {
   return {
     rate_limit: z
       .strictObject({
         requests: z.number().int().min(1),
         per_seconds: z.number().min(0.1),
+        burst: z.number().int().min(1).optional().describe("Requests that may start at once; default 1, evenly paced."),
       })
       .nullable()
       .default(defaults.rateLimit)
@@ -37,7 +40,7 @@ export function deliverySettings(defaults: { rateLimit: { requests: number; per_
 }
 
 export interface DeliverySettings {
-  rate_limit: { requests: number; per_seconds: number } | null;
+  rate_limit: Limit | null;
   max_attempts: number;
   timeout: string;
   concurrency: number;
@@ -45,7 +48,9 @@ export interface DeliverySettings {
 }
 
 export const rateLimitOf = (s: DeliverySettings): RateLimit | null =>
-  s.rate_limit ? { requests: s.rate_limit.requests, perMs: s.rate_limit.per_seconds * 1000 } : null;
+  s.rate_limit
+    ? { requests: s.rate_limit.requests, perMs: s.rate_limit.per_seconds * 1000, ...(s.rate_limit.burst ? { burst: s.rate_limit.burst } : {}) }
+    : null;
 
 export const timeoutOf = (s: DeliverySettings): number => durationMs(s.timeout);
 

@@ -8,6 +8,8 @@ import { sleep } from "./backoff.ts";
 export interface RateLimit {
   requests: number;
   perMs: number;
+  /** Requests that may start at once before pacing sets in. Default 1: evenly paced. */
+  burst?: number;
 }
 
 /**
@@ -22,8 +24,8 @@ export class TokenBucket {
   readonly #perMs: number;
   readonly #now: () => number;
 
-  constructor(limit: RateLimit, burst = 1, now: () => number = Date.now) {
-    this.#capacity = Math.max(1, Math.min(burst, limit.requests));
+  constructor(limit: RateLimit, now: () => number = Date.now) {
+    this.#capacity = Math.max(1, Math.min(limit.burst ?? 1, limit.requests));
     this.#tokens = this.#capacity;
     this.#perMs = Math.max(1, limit.requests - this.#capacity) / limit.perMs;
     this.#now = now;
@@ -64,7 +66,7 @@ const buckets = new Map<string, TokenBucket>();
  */
 export function bucketFor(service: string, credential: string, limit: RateLimit | null): TokenBucket | null {
   if (limit === null) return null;
-  const id = `${hash("sha256", `${service}\u0000${credential}`, "hex")}:${limit.requests}/${limit.perMs}`;
+  const id = `${hash("sha256", `${service}\u0000${credential}`, "hex")}:${limit.requests}/${limit.perMs}/${limit.burst ?? 1}`;
   let bucket = buckets.get(id);
   if (!bucket) {
     bucket = new TokenBucket(limit);

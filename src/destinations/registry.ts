@@ -4,9 +4,11 @@
  */
 import type { DestinationDefinition } from "./destination.ts";
 import { hubspotDestination } from "./hubspot/hubspot.destination.ts";
+import { salesforceDestination } from "./salesforce/salesforce.destination.ts";
 
 const register = <C>(definition: DestinationDefinition<C>) => definition as DestinationDefinition<unknown>;
 
 export const destinations: Record<string, DestinationDefinition<unknown>> = {
   hubspot: register(hubspotDestination),
+  salesforce: register(salesforceDestination),
 };

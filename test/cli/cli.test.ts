@@ -303,6 +303,7 @@ describe("ferry CLI", { concurrency: true }, () => {
         deleted: 0,
         retried: 0,
         dead: 0,
+        held: 0,
         pending: 0,
       });
       assert.equal(contact(emulator, "K3")?.firstname, "Renamed");

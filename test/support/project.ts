@@ -43,6 +43,7 @@ export const STATE_TABLES = [
   "destination_records",
   "audit_log",
   "files",
+  "dead_letters",
 ] as const;
 
 export type LegacyValue = string | number | null;
@@ -260,6 +261,7 @@ const ORDER: Record<(typeof STATE_TABLES)[number], string> = {
   destination_records: "key",
   audit_log: "id",
   files: "id",
+  dead_letters: "id",
 };
 
 /** Rows of a state table matching `where`, in a stable order. */

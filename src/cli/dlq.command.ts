@@ -1,0 +1,134 @@
+/** `ferry dlq list|show|replay|discard`: the dead-letter queue, for operators. */
+import type { Command } from "commander";
+import { deliverAll } from "../delivery/deliver.ts";
+import { ConfigError, ExitCode } from "../errors.ts";
+import { discardDeadLetters, replayDeadLetters, type Selection } from "../operate/dead-letters.ts";
+import { getDeadLetter, listDeadLetters } from "../state/dead-letters.repo.ts";
+import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
+import { printJson, printTable } from "./output.ts";
+
+const ids = (values: string[]) =>
+  values.map((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError("DLQ_BAD_ID", `not an entry id: ${v} (ids are the numbers \`ferry dlq list\` shows)`);
+    return n;
+  });
+
+export function registerDlqCommand(program: Command, globals: () => GlobalOptions) {
+  const dlq = program.command("dlq").description("the dead-letter queue: records a destination refused, or that kept failing");
+
+  dlq
+    .command("list")
+    .description("open entries (with --all, replayed, discarded and superseded ones too)")
+    .option("--destination <name>", "only this destination")
+    .option("--all", "include resolved entries")
+    .action(async (opts: { destination?: string; all?: boolean }) => {
+      const g = globals();
+      const ctx = await openContext(g);
+      try {
+        const rows = await listDeadLetters(ctx.store.knex, { destination: opts.destination, all: opts.all });
+        if (g.json) printJson(rows);
+        else {
+          printTable(
+            rows.map((e) => ({
+              id: e.id,
+              destination: e.destination,
+              entity: e.entity,
+              key: e.key,
+              code: e.code,
+              attempts: e.attempts,
+              dead_at: e.dead_at,
+              ...(opts.all ? { resolution: e.resolution ?? "open" } : {}),
+              reason: e.reason,
+            })),
+          );
+        }
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  dlq
+    .command("show <id>")
+    .description("one entry in full: the request sent, the answer, the reason")
+    .action(async (id: string) => {
+      const g = globals();
+      const ctx = await openContext(g);
+      try {
+        const entry = await getDeadLetter(ctx.store.knex, ids([id])[0]!);
+        if (!entry) {
+          process.stderr.write(`ferry: no dead-letter entry ${id}\n`);
+          process.exitCode = ExitCode.config;
+          return;
+        }
+        if (g.json) printJson(entry);
+        else {
+          const { request, response, ...head } = entry;
+          for (const [k, v] of Object.entries(head)) process.stdout.write(`${k.padEnd(12)} ${v ?? ""}\n`);
+          process.stdout.write(`\nrequest:\n${JSON.stringify(request, null, 2)}\n\nresponse:\n${JSON.stringify(response, null, 2)}\n`);
+        }
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  const selection = (values: string[], destination: string | undefined): Selection => ({
+    ids: ids(values),
+    ...(destination ? { destination } : {}),
+  });
+
+  dlq
+    .command("replay [ids...]")
+    .description("send entries again, once the cause is fixed (by id, or --destination for all of one); audited")
+    .option("--destination <name>", "every open entry of this destination")
+    .option("--by <name>", "who decides, for the audit log", process.env.USER ?? "operator")
+    .option("--no-deliver", "only queue them again; `ferry deliver` or `ferry serve` sends them")
+    .action(async (values: string[], opts: { destination?: string; by: string; deliver: boolean }) => {
+      const g = globals();
+      const ctx = await openContext(g);
+      try {
+        const entries = await replayDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
+        const destinations = [...new Set(entries.map((e) => e.destination))];
+        let tallies = new Map();
+        if (opts.deliver && destinations.length > 0) {
+          tallies = await deliverAll(ctx.project, ctx.store, createDestinations(ctx.project, ctx.log, destinations), {
+            log: ctx.log,
+            waitForRetriesMs: 120_000,
+          });
+        }
+        // Entries that failed again are open once more, under new ids.
+        const again = (await listDeadLetters(ctx.store.knex, {})).filter((e) => entries.some((r) => r.outbox_id === e.outbox_id));
+        if (g.json) printJson({ replayed: entries.map((e) => e.id), delivery: Object.fromEntries(tallies), failed_again: again });
+        else {
+          process.stdout.write(`replayed ${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
+          for (const [d, t] of tallies) {
+            process.stdout.write(`delivery to ${d}: created ${t.created}, updated ${t.updated}, deleted ${t.deleted}, failed ${t.dead}, still pending ${t.pending}\n`);
+          }
+          if (again.length > 0) {
+            process.stdout.write("failed again:\n");
+            printTable(again.map((e) => ({ id: e.id, key: e.key, code: e.code, reason: e.reason })));
+          }
+        }
+        process.exitCode = again.length > 0 ? ExitCode.partial : ExitCode.ok;
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  dlq
+    .command("discard [ids...]")
+    .description("close entries without sending them (by id, or --destination for all of one); audited")
+    .option("--destination <name>", "every open entry of this destination")
+    .option("--by <name>", "who decides, for the audit log", process.env.USER ?? "operator")
+    .action(async (values: string[], opts: { destination?: string; by: string }) => {
+      const g = globals();
+      const ctx = await openContext(g);
+      try {
+        const entries = await discardDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
+        if (g.json) printJson({ discarded: entries.map((e) => e.id) });
+        else process.stdout.write(`discarded ${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
+      } finally {
+        await ctx.close();
+      }
+    });
+}

@@ -1,0 +1,243 @@
+/**
+ * Where the `file` destination puts a file: a local folder or a folder on an SFTP server. Either way a file
+ * is written under a temporary name in the same folder (`.<name>.partial`, hidden, with a suffix no import
+ * pattern matches) and renamed over the final name only once it is whole, so a reader never sees half a
+ * file and a file written again replaces the old one. A failure removes the temporary file (best effort).
+ *
+ * Errors: a folder that cannot be created or written is the configuration's to fix (PermanentError
+ * `DEST_FILE_FOLDER`, naming the folder); anything else (disk full, the server gone, a dropped
+ * connection) is a TransientError: the destination is unavailable and the items stay pending.
+ */
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { durationMs } from "../../config/duration.ts";
+import { resolveSecret } from "../../config/secrets.ts";
+import { FerryError, PermanentError, TransientError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { SftpSession } from "../../sources/sftp/sftp.client.ts";
+import type { SftpTargetConfig } from "./file.config.ts";
+
+export interface FileTarget {
+  /** The folder, for messages: a local path or `sftp://host:port/folder`. */
+  readonly where: string;
+  /**
+   * Writes the file `name` with the text `render()` yields, atomically. `render` may be called more than once
+   * (a retry on a fresh connection) and yields the same text each time.
+   */
+  put(name: string, render: () => Iterable<string>, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const partialName = (name: string) => `.${name}.partial`;
+
+const retryLater = "The items stay pending and are sent again";
+
+function folderError(where: string, reason: string, who: string, field: string, cause: unknown): PermanentError {
+  return new PermanentError(
+    "DEST_FILE_FOLDER",
+    `cannot write files into ${where}: ${reason}. Create the folder or give ${who} the right to write in it, or change ${field}`,
+    { cause, details: { folder: where } },
+  );
+}
+
+/** A local folder; `folder` is absolute. */
+export function localTarget(folder: string): FileTarget {
+  /** Errors about the folder itself, whatever the step: the configuration's to fix. */
+  const FOLDER_CODES = new Set(["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST"]);
+  const WHO = "the user Ferry runs as";
+  const FIELD = "target.folder";
+
+  const classify = (e: unknown, what: string): FerryError => {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    if (FOLDER_CODES.has(code)) return folderError(folder, `${what}: ${code}`, WHO, FIELD, e);
+    return new TransientError("DEST_UNAVAILABLE", `${what} in ${folder} failed: ${(e as Error).message}. ${retryLater}`, {
+      cause: e,
+      details: { folder },
+    });
+  };
+
+  return {
+    where: folder,
+    async put(name, render, signal) {
+      signal.throwIfAborted();
+      const final = path.join(folder, name);
+      const part = path.join(folder, partialName(name));
+      try {
+        await mkdir(folder, { recursive: true });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? "";
+        throw code === "ENOENT" ? folderError(folder, "a parent folder is missing", WHO, FIELD, e) : classify(e, "creating the folder");
+      }
+      try {
+        // A partial file left by a crash, or anything else under that name: never written through.
+        await rm(part, { force: true });
+        const handle = await open(part, "wx");
+        try {
+          for (const chunk of render()) {
+            signal.throwIfAborted();
+            await handle.write(chunk);
+          }
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rename(part, final);
+      } catch (e) {
+        await rm(part, { force: true }).catch(() => {});
+        signal.throwIfAborted();
+        throw classify(e, `writing ${name}`);
+      }
+      // The rename is durable once the folder's entry is: sync it where the platform allows a folder to be opened.
+      const dir = await open(folder, "r").catch(() => null);
+      await dir?.sync().catch(() => {});
+      await dir?.close().catch(() => {});
+    },
+    close: async () => {},
+  };
+}
+
+export interface SftpTargetOptions {
+  /** The destination's name: where secrets are resolved from, for messages. */
+  destination: string;
+  env: NodeJS.ProcessEnv;
+  baseDir: string;
+  log: Logger;
+}
+
+/**
+ * A folder on an SFTP server. The connection opens on the first file, is reused for the next ones, and is
+ * opened again when it dropped in between: a write on a reused connection that fails as transient is tried
+ * once more on a new one (writing the same file again is harmless).
+ */
+export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions): FileTarget {
+  const server = `sftp://${config.host}:${config.port}`;
+  const where = `${config.folder} on ${server}`;
+  const log = options.log.child({ sftp: `${server}${config.folder}` });
+  const remote = (name: string) => path.posix.join(config.folder, name);
+  let session: SftpSession | null = null;
+  let folderReady = false;
+
+  const secret = (field: "password" | "private_key" | "passphrase") => {
+    const reference = config[field];
+    if (reference === undefined) return undefined;
+    const where = { file: "ferry.yaml", path: `destinations.${options.destination}.target.sftp.${field}` };
+    return resolveSecret(reference, { env: options.env, baseDir: options.baseDir, where }).reveal();
+  };
+
+  /** The classified errors of SftpSession, as a destination's. */
+  const asDestinationError = (e: unknown, connecting: boolean): FerryError => {
+    if (!(e instanceof FerryError)) {
+      return new TransientError("DEST_UNAVAILABLE", `${where}: ${(e as Error).message}. ${retryLater}`, { cause: e });
+    }
+    const message = e.message.replace(/\. The next run retries$/, "");
+    switch (e.code) {
+      case "SOURCE_SFTP_HOST_KEY_MISMATCH":
+        return new PermanentError("DEST_SFTP_HOST_KEY_MISMATCH", message, { cause: e });
+      case "SOURCE_SFTP_LOGIN_REFUSED":
+        return new PermanentError("DEST_UNAUTHORIZED", `${message} of the destination's target`, { cause: e });
+      case "SOURCE_SFTP_NOT_FOUND":
+      case "SOURCE_SFTP_PERMISSION":
+        return folderError(where, message.replace(` on ${server}`, ""), `the login ${config.username}`, "target.sftp.folder", e);
+      default:
+        return new TransientError(connecting ? "DEST_UNREACHABLE" : "DEST_UNAVAILABLE", `${message}. ${retryLater}`, { cause: e });
+    }
+  };
+
+  const connect = async (): Promise<SftpSession> => {
+    if (config.insecure_accept_any_host_key) {
+      log.warn({ server }, "the SFTP server's host key is NOT checked (insecure_accept_any_host_key): pin host_key");
+    }
+    try {
+      const opened = await SftpSession.open({
+        host: config.host,
+        port: config.port,
+        username: config.username,
+        password: secret("password"),
+        privateKey: secret("private_key"),
+        passphrase: secret("passphrase"),
+        hostKey: config.host_key ?? null,
+        connectTimeoutMs: durationMs(config.connect_timeout),
+      });
+      if (config.insecure_accept_any_host_key) {
+        log.warn({ server, hostKey: opened.hostKey }, "the server presented this host key; pin it as host_key");
+      }
+      return opened;
+    } catch (e) {
+      throw asDestinationError(e, true);
+    }
+  };
+
+  const drop = async () => {
+    const old = session;
+    session = null;
+    folderReady = false;
+    await old?.close();
+  };
+
+  async function attempt(s: SftpSession, name: string, render: () => Iterable<string>, signal: AbortSignal) {
+    if (!folderReady) {
+      await s.mkdir(config.folder);
+      folderReady = true;
+    }
+    const part = remote(partialName(name));
+    let sent = 0;
+    const body = Readable.from(
+      (function* () {
+        for (const chunk of render()) {
+          signal.throwIfAborted();
+          const bytes = Buffer.from(chunk, "utf8");
+          sent += bytes.length;
+          yield bytes;
+        }
+      })(),
+    );
+    try {
+      const size = await s.upload(body, part, durationMs(config.transfer_timeout));
+      if (size !== sent) {
+        throw new TransientError(
+          "DEST_SFTP_INCOMPLETE",
+          `${server} holds ${size} bytes of ${part}, not the ${sent} written: the file was not put in place. ${retryLater}`,
+        );
+      }
+      await s.rename(part, remote(name), { replace: true });
+    } catch (e) {
+      await s.remove(part, { missingOk: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Removes a partial file the failed connection could not, on a connection of its own (best effort). */
+  async function cleanUp(name: string) {
+    const s = await connect().catch(() => null);
+    await s?.remove(remote(partialName(name)), { missingOk: true }).catch(() => {});
+    await s?.close();
+  }
+
+  return {
+    where,
+    async put(name, render, signal) {
+      for (let round = 1; ; round++) {
+        signal.throwIfAborted();
+        const reused = session !== null;
+        session ??= await connect();
+        try {
+          await attempt(session, name, render, signal);
+          return;
+        } catch (e) {
+          signal.throwIfAborted();
+          const error = asDestinationError(e, false);
+          if (!(error instanceof TransientError)) throw error;
+          await drop();
+          if (reused && round === 1) {
+            log.info({ err: error.message }, "the SFTP connection failed; writing the file again on a new one");
+            continue;
+          }
+          await cleanUp(name);
+          throw error;
+        }
+      }
+    },
+    close: drop,
+  };
+}
