@@ -68,6 +68,10 @@ export interface TestProjectOptions {
   files?: Record<string, string>;
   /** Settings of the `hubspot` destination over the test defaults (no rate limit, 3 attempts). */
   hubspot?: Record<string, unknown>;
+  /** More destinations in ferry.yaml, beside `hubspot`. */
+  destinations?: Record<string, Record<string, unknown>>;
+  /** More environment for the project (references in ferry.yaml). */
+  env?: Record<string, string>;
   emulator?: HubSpotEmulatorOptions;
 }
 
@@ -81,6 +85,8 @@ export interface TestProject {
   run(job: string, options?: Partial<RunOptions>): Promise<RunResult>;
   /** Drains the outbox to every destination; the HubSpot tally. */
   deliver(options?: Partial<DeliverOptions>): Promise<DeliveryTally>;
+  /** Drains the outbox to every destination; every tally. */
+  deliverAll(options?: Partial<DeliverOptions>): Promise<Map<string, DeliveryTally>>;
   /** Runs one statement on the legacy database (opened read-write, then closed). */
   legacy(sql: string, ...params: LegacyValue[]): void;
   insertLegacy(table: string, rows: readonly LegacyRow[]): void;
@@ -171,6 +177,7 @@ export async function createTestProject(options: TestProjectOptions): Promise<Te
             timeout: "10s",
             ...options.hubspot,
           },
+          ...options.destinations,
         },
       }),
     );
@@ -183,6 +190,7 @@ export async function createTestProject(options: TestProjectOptions): Promise<Te
       HUBSPOT_BASE_URL: emulator.url,
       HUBSPOT_TOKEN: TEST_TOKEN,
       ...(database ? { FERRY_STATE_URL: database.url } : {}),
+      ...options.env,
     };
     const load = () => loadProject(path.join(dir, "ferry.yaml"), env);
     const project = load();
@@ -199,13 +207,15 @@ export async function createTestProject(options: TestProjectOptions): Promise<Te
       run: (job, runOptions = {}) =>
         runJob(self.project, getJob(self.project, job), openedStore, { log: silentLogger, ...runOptions }),
       async deliver(deliverOptions = {}) {
-        const tallies = await deliverAll(
-          self.project,
-          openedStore,
-          createDestinations(self.project, silentLogger),
-          { log: silentLogger, waitForRetriesMs: 15_000, ...deliverOptions },
-        );
-        return tallies.get("hubspot")!;
+        return (await self.deliverAll(deliverOptions)).get("hubspot")!;
+      },
+      async deliverAll(deliverOptions = {}) {
+        const destinations = createDestinations(self.project, silentLogger);
+        try {
+          return await deliverAll(self.project, openedStore, destinations, { log: silentLogger, waitForRetriesMs: 15_000, ...deliverOptions });
+        } finally {
+          for (const d of destinations.values()) await d.close();
+        }
       },
       legacy(sql, ...params) {
         const legacy = new Database(legacyFile);
