@@ -13,6 +13,7 @@
  *   npm run bench -- --rows 200000
  *   npm run bench -- --suite sync  # this sync only; `--suite sql`: extract from live servers (sql-extract.ts);
  *                                  # `--suite csv`: a CSV dropped into a watched folder (csv-ingest.ts)
+ *   npm run bench -- --suite delivery [--changes 100000]   # 100k changes to rate-limited emulators (delivery.ts)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +23,7 @@ import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import type { Values } from "../../src/engine/types.ts";
 import { benchCsvIngest } from "./csv-ingest.ts";
+import { benchDelivery } from "./delivery.ts";
 import { benchSqlExtract, LAUNCHER_FLAGS } from "./sql-extract.ts";
 
 const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -31,6 +33,7 @@ const args = parseArgs({
     rows: { type: "string", multiple: true },
     child: { type: "string" },
     suite: { type: "string", multiple: true },
+    changes: { type: "string" },
   },
 }).values;
 
@@ -254,10 +257,11 @@ async function child(rows: number) {
 
 async function main() {
   const sizes = (args.rows ?? ["100000", "1000000"]).map(Number);
-  const suites = args.suite ?? ["sync", "sql", "csv"];
+  const suites = args.suite ?? ["sync", "sql", "csv", "delivery"];
   if (suites.includes("sync")) await benchSync(sizes);
   if (suites.includes("sql")) await benchSqlExtract(sizes);
   if (suites.includes("csv")) await benchCsvIngest(sizes);
+  if (suites.includes("delivery")) await benchDelivery(args.changes ? Number(args.changes) : undefined);
 }
 
 async function benchSync(sizes: number[]) {
