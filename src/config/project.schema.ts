@@ -3,6 +3,7 @@
  * feed. Credentials appear here only as references (`${env:NAME}`, `${file:PATH}`).
  */
 import { z } from "zod";
+import { fileDestinationSchema } from "../destinations/file/file.config.ts";
 import { hubspotDestinationSchema } from "../destinations/hubspot/hubspot.config.ts";
 import { salesforceDestinationSchema } from "../destinations/salesforce/salesforce.config.ts";
 import { sqlConnectionSchema } from "../sources/sql/sql.config.ts";
@@ -17,7 +18,7 @@ export const projectSchema = z.strictObject({
   jobs_dir: z.string().default("jobs"),
   mappings_dir: z.string().default("mappings"),
   connections: z.record(z.string(), sqlConnectionSchema).default({}),
-  destinations: z.record(z.string(), z.discriminatedUnion("type", [hubspotDestinationSchema, salesforceDestinationSchema])).default({}),
+  destinations: z.record(z.string(), z.discriminatedUnion("type", [hubspotDestinationSchema, salesforceDestinationSchema, fileDestinationSchema])).default({}),
 });
 
 export type ProjectConfig = z.output<typeof projectSchema>;

@@ -70,7 +70,12 @@ const DESTINATION_DOWN = new Set([
   "DEST_CIRCUIT_OPEN",
   "DEST_RATE_LIMITED",
   "DEST_UNAUTHORIZED",
+  "DEST_FILE_FOLDER",
+  "DEST_SFTP_HOST_KEY_MISMATCH",
 ]);
+
+/** Of those, the ones a person must fix (credentials, a folder, a host key): no point knocking again soon. */
+const NEEDS_A_PERSON = new Set(["DEST_UNAUTHORIZED", "DEST_FILE_FOLDER", "DEST_SFTP_HOST_KEY_MISMATCH"]);
 
 export const blamesDestination = (error: FerryError) => DESTINATION_DOWN.has(error.code);
 
@@ -105,22 +110,30 @@ export async function deliverTo(
   const log = options.log.child({ destination: d.name });
   const tally = emptyTally();
   const maxAttempts = maxAttemptsOf(project, d.name);
-  const pageSize = d.maxBatchSize * d.concurrency;
+  // A page holds several rounds of `concurrency` batches: the pause between pages (committing one, reading
+  // the next) then costs little of a rate-limited destination's allowance.
+  const pageSize = d.maxBatchSize * d.concurrency * 4;
 
-  /** Sends a page, `concurrency` batches at once; a batch whose write throws answers that error per item. */
+  /** Sends a page, at most `concurrency` batches at once; a batch whose write throws answers that error per item. */
   const send = async (rows: DueRow[]): Promise<ItemResult[]> => {
     const items = await toItems(project, store, d.name, rows);
     const chunks: DeliveryItem[][] = [];
     for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
-    const settled = await Promise.allSettled(chunks.map((chunk) => d.write(chunk, signal)));
-    return settled.flatMap((s, i) => {
-      if (s.status === "fulfilled") return s.value;
-      const error =
-        s.reason instanceof Error && "code" in s.reason
-          ? (s.reason as FerryError)
-          : new TransientError("DEST_UNAVAILABLE", describeError(s.reason), { cause: s.reason });
-      return chunks[i]!.map((item): ItemResult => ({ outboxId: item.outboxId, ok: false, error }));
-    });
+    const answers: ItemResult[][] = new Array(chunks.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        const i = next++;
+        try {
+          answers[i] = await d.write(chunks[i]!, signal);
+        } catch (e) {
+          const error = e instanceof Error && "code" in e ? (e as FerryError) : new TransientError("DEST_UNAVAILABLE", describeError(e), { cause: e });
+          answers[i] = chunks[i]!.map((item): ItemResult => ({ outboxId: item.outboxId, ok: false, error }));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(d.concurrency, chunks.length) }, worker));
+    return answers.flat();
   };
   const due = (afterId: number) =>
     signal.aborted ? Promise.resolve([]) : duePending(store.knex, d.name, now().toISOString(), pageSize, afterId);
@@ -256,7 +269,7 @@ async function commitResults(
         tally.held++;
         const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
         // Refused credentials need a person: wait long enough that a run does not keep knocking.
-        const wait = error.code === "DEST_UNAUTHORIZED" ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
+        const wait = NEEDS_A_PERSON.has(error.code) ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
         heldUntil = Math.max(heldUntil, wait);
         continue;
       }

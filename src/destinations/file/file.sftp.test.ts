@@ -294,13 +294,18 @@ describe("file destination, SFTP (in-process server)", () => {
   test("a folder the login may not use is a PermanentError naming the folder", async () => {
     mkdirSync(path.join(server.root, "imports"));
     writeFileSync(path.join(server.root, "imports", "crm"), "a file where the folder should be");
-    await assert.rejects(make().write([item(1, "C1", {})], signal), (e: unknown) => {
+    const d = make();
+    await assert.rejects(d.write([item(1, "C1", {})], signal), (e: unknown) => {
       assert.ok(e instanceof PermanentError, String(e));
       assert.equal(e.code, "DEST_FILE_FOLDER");
       assert.match(e.message, /^cannot write files into \/imports\/crm on sftp:\/\/127\.0\.0\.1:\d+: creating folder \/imports\/crm: a/);
       assert.match(e.message, /give the login ferry the right to write in it, or change target\.sftp\.folder$/);
       return true;
     });
+    // Once someone fixes the server, the same destination writes: the folder is checked again.
+    rmSync(path.join(server.root, "imports", "crm"));
+    await d.write([item(1, "C1", {})], signal);
+    assert.deepEqual(remoteFiles(), ["customer-000000000001-000000000001.csv"]);
     // The server refuses a path that climbs out of its root: permission denied.
     await assert.rejects(make({ folder: "/../outside" }).write([item(1, "C1", {})], signal), (e: unknown) => {
       assert.ok(e instanceof PermanentError, String(e));

@@ -130,6 +130,7 @@ export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions)
     if (!(e instanceof FerryError)) {
       return new TransientError("DEST_UNAVAILABLE", `${where}: ${(e as Error).message}. ${retryLater}`, { cause: e });
     }
+    if (e.code.startsWith("DEST_")) return e;
     const message = e.message.replace(/\. The next run retries$/, "");
     switch (e.code) {
       case "SOURCE_SFTP_HOST_KEY_MISMATCH":
@@ -225,6 +226,8 @@ export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions)
           await attempt(session, name, render, signal);
           return;
         } catch (e) {
+          // The folder is checked again by the next write: someone may have removed it, or fixed it.
+          folderReady = false;
           signal.throwIfAborted();
           const error = asDestinationError(e, false);
           if (!(error instanceof TransientError)) throw error;

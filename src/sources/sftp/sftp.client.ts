@@ -1,14 +1,16 @@
 /**
  * The only place that talks to an SFTP server: connect with the host key checked against the pinned
  * fingerprint, list a folder, download a file to a local path with a stall timeout and a size check, and
- * apply the post-action. Errors come out classified: a host key that does not match or a refused login
- * is the configuration's to fix; a dropped or stalled connection is worth retrying on the next run.
+ * apply the post-action; for the `file` destination, create folders and upload, rename and delete files.
+ * Errors come out classified: a host key that does not match or a refused login is the configuration's to
+ * fix; a dropped or stalled connection is worth retrying on the next run.
  */
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path/posix";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import SftpClient from "ssh2-sftp-client";
 import { ConfigError, type FerryError, TransientError } from "../../errors.ts";
@@ -61,6 +63,7 @@ export class SftpSession {
   readonly #client = new SftpClient("ferry");
   readonly #server: string;
   #seenKey: string | null = null;
+  #sock: net.Socket | null = null;
 
   private constructor(server: string) {
     this.#server = server;
@@ -76,6 +79,7 @@ export class SftpSession {
     // Nagle's algorithm left on makes every SFTP round trip wait for the peer's delayed ACK (about 40-90 ms).
     const sock = net.connect({ host: o.host, port: o.port, noDelay: true });
     sock.setNoDelay(true);
+    this.#sock = sock;
     try {
       await this.#client.connect({
         sock,
@@ -186,6 +190,92 @@ export class SftpSession {
       return "left";
     } catch (e) {
       throw classify(e, `${action.action === "move" ? "moving" : "deleting"} ${file.path}`, this.#server);
+    }
+  }
+
+  /** Creates a folder and any missing parents; one that exists already is fine. */
+  async mkdir(folder: string): Promise<void> {
+    try {
+      if ((await this.#client.exists(folder)) === "d") return;
+      await this.#client.mkdir(folder, true);
+    } catch (e) {
+      // ssh2-sftp-client's own check: the folder, or one of its parents, is a file.
+      if ((e as { code?: string }).code === "ERR_BAD_PATH") {
+        throw new ConfigError("SOURCE_SFTP_NOT_FOUND", `creating folder ${folder} on ${this.#server}: a file is in the way`, undefined, { cause: e });
+      }
+      throw classify(e, `creating folder ${folder}`, this.#server);
+    }
+  }
+
+  /**
+   * Writes `data` to `remotePath`, replacing a file of that name, and returns the size the server reports
+   * for the file once it is closed: callers compare it with what they sent. When the transfer makes no
+   * progress for `stallMs`, it fails and the connection is cut (a stalled server would hold it forever);
+   * the session is then unusable.
+   */
+  async upload(data: Readable, remotePath: string, stallMs: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    let stalled: (e: Error) => void = () => {};
+    const stall = new Promise<never>((_resolve, reject) => {
+      stalled = reject;
+    });
+    let settled = false;
+    const arm = () => {
+      clearTimeout(timer);
+      if (settled) return;
+      timer = setTimeout(() => {
+        stalled(new Error(`no progress for ${stallMs} ms`));
+        // Ending the session politely would wait for the stalled server too.
+        this.#sock?.destroy();
+      }, stallMs);
+    };
+    data.on("data", arm);
+    arm();
+    const transfer = (async () => {
+      await this.#client.put(data, remotePath);
+      arm();
+      return (await this.#client.stat(remotePath)).size;
+    })();
+    transfer.catch(() => {});
+    try {
+      return await Promise.race([transfer, stall]);
+    } catch (e) {
+      throw classify(e, `uploading ${remotePath}`, this.#server);
+    } finally {
+      settled = true;
+      clearTimeout(timer);
+      data.off("data", arm);
+    }
+  }
+
+  /**
+   * Renames a file. With `replace`, a file already at `to` is replaced: atomically where the server offers
+   * posix-rename@openssh.com, else by removing it first, because a plain SFTP v3 RENAME refuses an existing
+   * target (so for a moment neither name holds the old file).
+   */
+  async rename(from: string, to: string, options: { replace?: boolean } = {}): Promise<void> {
+    try {
+      if (options.replace) {
+        try {
+          await this.#client.posixRename(from, to);
+          return;
+        } catch (e) {
+          if (!/does not support/i.test((e as Error).message)) throw e;
+        }
+        if (await this.#client.exists(to)) await this.#client.delete(to);
+      }
+      await this.#client.rename(from, to);
+    } catch (e) {
+      throw classify(e, `renaming ${from} to ${to}`, this.#server);
+    }
+  }
+
+  /** Deletes a file; with `missingOk`, a file that is not there is not an error. */
+  async remove(remotePath: string, options: { missingOk?: boolean } = {}): Promise<void> {
+    try {
+      await this.#client.delete(remotePath, options.missingOk ?? false);
+    } catch (e) {
+      throw classify(e, `deleting ${remotePath}`, this.#server);
     }
   }
 
