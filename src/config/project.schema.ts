@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { fileDestinationSchema } from "../destinations/file/file.config.ts";
 import { hubspotDestinationSchema } from "../destinations/hubspot/hubspot.config.ts";
+import { restDestinationSchema } from "../destinations/rest/rest.config.ts";
 import { salesforceDestinationSchema } from "../destinations/salesforce/salesforce.config.ts";
 import { sqlConnectionSchema } from "../sources/sql/sql.config.ts";
 
@@ -18,7 +19,7 @@ export const projectSchema = z.strictObject({
   jobs_dir: z.string().default("jobs"),
   mappings_dir: z.string().default("mappings"),
   connections: z.record(z.string(), sqlConnectionSchema).default({}),
-  destinations: z.record(z.string(), z.discriminatedUnion("type", [hubspotDestinationSchema, salesforceDestinationSchema, fileDestinationSchema])).default({}),
+  destinations: z.record(z.string(), z.discriminatedUnion("type", [hubspotDestinationSchema, salesforceDestinationSchema, restDestinationSchema, fileDestinationSchema])).default({}),
 });
 
 export type ProjectConfig = z.output<typeof projectSchema>;

@@ -5,6 +5,7 @@
 import type { DestinationDefinition } from "./destination.ts";
 import { fileDestination } from "./file/file.destination.ts";
 import { hubspotDestination } from "./hubspot/hubspot.destination.ts";
+import { restDestination } from "./rest/rest.destination.ts";
 import { salesforceDestination } from "./salesforce/salesforce.destination.ts";
 
 const register = <C>(definition: DestinationDefinition<C>) => definition as DestinationDefinition<unknown>;
@@ -12,5 +13,6 @@ const register = <C>(definition: DestinationDefinition<C>) => definition as Dest
 export const destinations: Record<string, DestinationDefinition<unknown>> = {
   file: register(fileDestination),
   hubspot: register(hubspotDestination),
+  rest: register(restDestination),
   salesforce: register(salesforceDestination),
 };

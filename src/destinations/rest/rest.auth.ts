@@ -1,0 +1,47 @@
+/**
+ * The `rest` destination's credentials: its `auth` block turned into one of the delivery layer's Auths.
+ * References are resolved here, when the destination is created, into Secrets.
+ */
+import { resolveSecret } from "../../config/secrets.ts";
+import { type Auth, basicAuth, bearerAuth, headerAuth, OAuth2Auth } from "../../delivery/auth.ts";
+import { timeoutOf } from "../../delivery/delivery.config.ts";
+import type { DestinationContext } from "../destination.ts";
+import type { RestDestinationConfig } from "./rest.config.ts";
+
+const noAuth: Auth = { id: "none", credentials: async () => ({ headers: {} }) };
+
+export function restAuth(name: string, config: RestDestinationConfig, context: DestinationContext): Auth {
+  const secret = (reference: string, field: string) =>
+    resolveSecret(reference, {
+      env: context.env,
+      baseDir: context.baseDir,
+      where: { file: "ferry.yaml", path: `destinations.${name}.auth.${field}` },
+    });
+  const a = config.auth;
+  switch (a.type) {
+    case "none":
+      return noAuth;
+    case "bearer":
+      return bearerAuth(secret(a.token, "token"));
+    case "api_key":
+      return headerAuth(a.header, secret(a.value, "value"));
+    case "basic":
+      return basicAuth(a.username, secret(a.password, "password"));
+    case "oauth2_client_credentials": {
+      const clientSecret = secret(a.client_secret, "client_secret");
+      return new OAuth2Auth({
+        service: name,
+        tokenUrl: a.token_url,
+        id: `${a.client_id}@${a.token_url}`,
+        timeoutMs: timeoutOf(config),
+        form: () => ({
+          grant_type: "client_credentials",
+          client_id: a.client_id,
+          client_secret: clientSecret.reveal(),
+          ...(a.scope === undefined ? {} : { scope: a.scope }),
+          ...(a.audience === undefined ? {} : { audience: a.audience }),
+        }),
+      });
+    }
+  }
+}
