@@ -4,8 +4,11 @@
  */
 import { z } from "zod";
 import { durationMs, durationSchema } from "../config/duration.ts";
-import type { BreakerOptions } from "./breaker.ts";
-import type { RateLimit } from "./rate-limit.ts";
+import type { Logger } from "../log.ts";
+import type { Auth } from "./auth.ts";
+import { Breaker, type BreakerOptions } from "./breaker.ts";
+import { HttpClient, type HttpClientOptions } from "./http-client.ts";
+import { bucketFor, type RateLimit } from "./rate-limit.ts";
 
 type Limit = { requests: number; per_seconds: number; burst?: number };
 
@@ -47,10 +50,11 @@ export interface DeliverySettings {
   circuit_breaker: { failures: number; open_for: string };
 }
 
-export const rateLimitOf = (s: DeliverySettings): RateLimit | null =>
-  s.rate_limit
-    ? { requests: s.rate_limit.requests, perMs: s.rate_limit.per_seconds * 1000, ...(s.rate_limit.burst ? { burst: s.rate_limit.burst } : {}) }
-    : null;
+export function rateLimitOf(s: DeliverySettings): RateLimit | null {
+  if (!s.rate_limit) return null;
+  const { requests, per_seconds, burst } = s.rate_limit;
+  return { requests, perMs: per_seconds * 1000, ...(burst ? { burst } : {}) };
+}
 
 export const timeoutOf = (s: DeliverySettings): number => durationMs(s.timeout);
 
@@ -58,3 +62,26 @@ export const breakerOf = (s: DeliverySettings): BreakerOptions => ({
   failures: s.circuit_breaker.failures,
   openForMs: durationMs(s.circuit_breaker.open_for),
 });
+
+/**
+ * The HTTP client of one API destination, from its shared settings: the credential's rate-limit bucket,
+ * the destination's own circuit breaker, its timeout. `api` names the service for the bucket (one bucket
+ * per API and credential).
+ */
+export function destinationClient(options: {
+  name: string;
+  api: string;
+  settings: DeliverySettings;
+  auth: Auth;
+  log: Logger;
+  client: Omit<HttpClientOptions, "auth" | "bucket" | "breaker" | "timeoutMs">;
+}): HttpClient {
+  const { name, api, settings, auth, log, client } = options;
+  return new HttpClient({
+    ...client,
+    auth,
+    bucket: bucketFor(api, auth.id, rateLimitOf(settings)),
+    breaker: new Breaker(name, breakerOf(settings), log),
+    timeoutMs: timeoutOf(settings),
+  });
+}

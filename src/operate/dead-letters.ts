@@ -7,7 +7,7 @@
 import { ConfigError } from "../errors.ts";
 import { appendAudit } from "../state/audit.repo.ts";
 import { type DeadLetter, getDeadLetter, listDeadLetters, resolveDeadLetters } from "../state/dead-letters.repo.ts";
-import type { StateStore } from "../state/store.ts";
+import type { Db, StateStore } from "../state/store.ts";
 
 export interface Selection {
   ids?: readonly number[];
@@ -36,6 +36,19 @@ async function select(store: StateStore, selection: Selection): Promise<DeadLett
   return listDeadLetters(store.knex, { destination: selection.destination, limit: 1_000_000 });
 }
 
+async function audit(db: Db, entries: readonly DeadLetter[], action: string, actor: string, at: string) {
+  for (const e of entries) {
+    await appendAudit(db, {
+      at,
+      actor,
+      action,
+      entity: e.entity,
+      key: e.key,
+      details: { dead_letter: e.id, destination: e.destination, outbox_id: e.outbox_id, reason: e.reason },
+    });
+  }
+}
+
 /** Puts the selected entries' rows back into the outbox, to be delivered again. Returns the entries. */
 export async function replayDeadLetters(store: StateStore, selection: Selection, actor: string, at = new Date()): Promise<DeadLetter[]> {
   const entries = await select(store, selection);
@@ -49,16 +62,7 @@ export async function replayDeadLetters(store: StateStore, selection: Selection,
         .update({ status: "pending", attempts: 0, next_attempt_at: when, updated_at: when });
       await resolveDeadLetters(tx, slice.map((e) => e.id), "replayed", when, actor);
     }
-    for (const e of entries) {
-      await appendAudit(tx, {
-        at: when,
-        actor,
-        action: "dlq_replay",
-        entity: e.entity,
-        key: e.key,
-        details: { dead_letter: e.id, destination: e.destination, outbox_id: e.outbox_id, reason: e.reason },
-      });
-    }
+    await audit(tx, entries, "dlq_replay", actor, when);
   });
   return entries;
 }
@@ -71,16 +75,7 @@ export async function discardDeadLetters(store: StateStore, selection: Selection
     for (let i = 0; i < entries.length; i += 500) {
       await resolveDeadLetters(tx, entries.slice(i, i + 500).map((e) => e.id), "discarded", when, actor);
     }
-    for (const e of entries) {
-      await appendAudit(tx, {
-        at: when,
-        actor,
-        action: "dlq_discard",
-        entity: e.entity,
-        key: e.key,
-        details: { dead_letter: e.id, destination: e.destination, outbox_id: e.outbox_id, reason: e.reason },
-      });
-    }
+    await audit(tx, entries, "dlq_discard", actor, when);
   });
   return entries;
 }

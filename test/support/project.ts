@@ -212,7 +212,8 @@ export async function createTestProject(options: TestProjectOptions): Promise<Te
       async deliverAll(deliverOptions = {}) {
         const destinations = createDestinations(self.project, silentLogger);
         try {
-          return await deliverAll(self.project, openedStore, destinations, { log: silentLogger, waitForRetriesMs: 15_000, ...deliverOptions });
+          const options = { log: silentLogger, waitForRetriesMs: 15_000, ...deliverOptions };
+          return await deliverAll(self.project, openedStore, destinations, options);
         } finally {
           for (const d of destinations.values()) await d.close();
         }

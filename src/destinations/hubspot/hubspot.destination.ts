@@ -6,10 +6,7 @@
  */
 import { resolveSecret, type ResolveContext } from "../../config/secrets.ts";
 import { type Auth, bearerAuth, OAuth2Auth } from "../../delivery/auth.ts";
-import { Breaker } from "../../delivery/breaker.ts";
-import { breakerOf, rateLimitOf, timeoutOf } from "../../delivery/delivery.config.ts";
-import { HttpClient } from "../../delivery/http-client.ts";
-import { bucketFor } from "../../delivery/rate-limit.ts";
+import { destinationClient, timeoutOf } from "../../delivery/delivery.config.ts";
 import type { Values } from "../../engine/types.ts";
 import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import type {
@@ -48,16 +45,19 @@ export function createHubSpotDestination(
   context: DestinationContext,
 ): Destination {
   const auth = hubspotAuth(name, config, context);
-  const client = new HttpClient({
-    service: "HubSpot",
-    baseUrl: config.base_url,
+  const client = destinationClient({
+    name,
+    api: "hubspot",
+    settings: config,
     auth,
-    bucket: bucketFor("hubspot", auth.id, rateLimitOf(config)),
-    breaker: new Breaker(name, breakerOf(config), context.log),
-    timeoutMs: timeoutOf(config),
-    messageOf: (body) => {
-      const message = (body as { message?: unknown } | undefined)?.message;
-      return typeof message === "string" ? message : undefined;
+    log: context.log,
+    client: {
+      service: "HubSpot",
+      baseUrl: config.base_url,
+      messageOf: (body) => {
+        const message = (body as { message?: unknown } | undefined)?.message;
+        return typeof message === "string" ? message : undefined;
+      },
     },
   });
   /** A batch call; `idempotent` false for creates, which a repeat would apply twice. */

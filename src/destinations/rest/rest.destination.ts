@@ -14,10 +14,8 @@
  */
 import { hash } from "node:crypto";
 import type { BackoffPolicy } from "../../delivery/backoff.ts";
-import { Breaker } from "../../delivery/breaker.ts";
-import { breakerOf, rateLimitOf, timeoutOf } from "../../delivery/delivery.config.ts";
-import { HttpClient, type HttpResponse, trimBody } from "../../delivery/http-client.ts";
-import { bucketFor } from "../../delivery/rate-limit.ts";
+import { destinationClient } from "../../delivery/delivery.config.ts";
+import { type HttpResponse, trimBody } from "../../delivery/http-client.ts";
 import { describeError, FerryError, PermanentError, TransientError } from "../../errors.ts";
 import type { DeliveryItem, Destination, DestinationContext, DestinationDefinition, ItemResult } from "../destination.ts";
 import { restAuth } from "./rest.auth.ts";
@@ -125,15 +123,13 @@ export function createRestDestination(
 ): Destination {
   const auth = restAuth(name, config, context);
   const api = URL.canParse(config.base_url) ? new URL(config.base_url).origin : config.base_url;
-  const client = new HttpClient({
-    service: name,
-    baseUrl: config.base_url,
+  const client = destinationClient({
+    name,
+    api: `rest ${api}`,
+    settings: config,
     auth,
-    bucket: bucketFor(`rest ${api}`, auth.id, rateLimitOf(config)),
-    breaker: new Breaker(name, breakerOf(config), context.log),
-    timeoutMs: timeoutOf(config),
-    messageOf: apiMessage,
-    ...options,
+    log: context.log,
+    client: { service: name, baseUrl: config.base_url, messageOf: apiMessage, ...options },
   });
   const endpoints = config.endpoints;
   const results = config.results;

@@ -4,10 +4,7 @@
  * SOQL query on the external ID when Ferry does not know it. An upsert by external ID is safe to repeat:
  * a retry after a lost answer updates the record the first attempt created, so creates never duplicate.
  */
-import { Breaker } from "../../delivery/breaker.ts";
-import { breakerOf, rateLimitOf, timeoutOf } from "../../delivery/delivery.config.ts";
-import { HttpClient } from "../../delivery/http-client.ts";
-import { bucketFor } from "../../delivery/rate-limit.ts";
+import { destinationClient } from "../../delivery/delivery.config.ts";
 import type { Values } from "../../engine/types.ts";
 import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import type { DeliveryItem, Destination, DestinationContext, DestinationDefinition, ItemResult } from "../destination.ts";
@@ -52,15 +49,18 @@ export function createSalesforceDestination(
   context: DestinationContext,
 ): Destination {
   const auth = salesforceAuth(name, config, context);
-  const client = new HttpClient({
-    service: "Salesforce",
-    baseUrl: config.login_url,
+  const client = destinationClient({
+    name,
+    api: "salesforce",
+    settings: config,
     auth,
-    bucket: bucketFor("salesforce", auth.id, rateLimitOf(config)),
-    breaker: new Breaker(name, breakerOf(config), context.log),
-    timeoutMs: timeoutOf(config),
-    messageOf: apiMessage,
-    rateLimited: (status, body) => status === 403 && apiMessage(body)?.startsWith("REQUEST_LIMIT_EXCEEDED") === true,
+    log: context.log,
+    client: {
+      service: "Salesforce",
+      baseUrl: config.login_url,
+      messageOf: apiMessage,
+      rateLimited: (status, body) => status === 403 && apiMessage(body)?.startsWith("REQUEST_LIMIT_EXCEEDED") === true,
+    },
   });
   const data = `/services/data/v${config.api_version}`;
 
