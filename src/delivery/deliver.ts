@@ -9,7 +9,7 @@
  * second send an update, not a duplicate.
  */
 import type { Project } from "../config/load.ts";
-import type { DeliveryItem, Destination, ItemResult } from "../destinations/destination.ts";
+import { blamesDestination, type DeliveryItem, type Destination, type ItemResult } from "../destinations/destination.ts";
 import { describeError, type FerryError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
@@ -62,22 +62,8 @@ const emptyTally = (): DeliveryTally => ({
   pending: 0,
 });
 
-/** Errors that say the destination is unavailable, not that the record is wrong. */
-const DESTINATION_DOWN = new Set([
-  "DEST_UNREACHABLE",
-  "DEST_UNAVAILABLE",
-  "DEST_TIMEOUT",
-  "DEST_CIRCUIT_OPEN",
-  "DEST_RATE_LIMITED",
-  "DEST_UNAUTHORIZED",
-  "DEST_FILE_FOLDER",
-  "DEST_SFTP_HOST_KEY_MISMATCH",
-]);
-
-/** Of those, the ones a person must fix (credentials, a folder, a host key): no point knocking again soon. */
+/** Of the errors that blame a destination, the ones a person must fix (credentials, a folder, a host key): no point knocking again soon. */
 const NEEDS_A_PERSON = new Set(["DEST_UNAUTHORIZED", "DEST_FILE_FOLDER", "DEST_SFTP_HOST_KEY_MISMATCH"]);
-
-export const blamesDestination = (error: FerryError) => DESTINATION_DOWN.has(error.code);
 
 export async function deliverAll(
   project: Project,
@@ -149,9 +135,9 @@ export async function deliverTo(
       const results = await sending;
       const sent = page;
       const down = results.find((r) => !r.ok && blamesDestination(r.error));
-      if (down && !down.ok) {
+      if (down) {
         sending = null;
-        tally.error = describeError(down.error);
+        tally.error = describeError((down as ItemResult & { ok: false }).error);
         log.warn({ err: tally.error }, "delivery paused: the destination is unavailable");
       } else {
         page = await due(sent.at(-1)!.id);

@@ -4,7 +4,8 @@
  */
 import type { z } from "zod";
 import type { Values } from "../engine/types.ts";
-import type { FerryError } from "../errors.ts";
+import { type ResolveContext, resolveSecret, type Secret } from "../config/secrets.ts";
+import { describeError, FerryError, PermanentError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 export interface DeliveryItem {
@@ -67,4 +68,70 @@ export interface DestinationDefinition<C = unknown> {
   type: string;
   configSchema: z.ZodType<C>;
   create(name: string, config: C, context: DestinationContext): Destination;
+}
+
+/** Errors that say the destination is unavailable, not that the record is wrong. */
+const DESTINATION_DOWN = new Set([
+  "DEST_UNREACHABLE",
+  "DEST_UNAVAILABLE",
+  "DEST_TIMEOUT",
+  "DEST_CIRCUIT_OPEN",
+  "DEST_RATE_LIMITED",
+  "DEST_UNAUTHORIZED",
+  "DEST_FILE_FOLDER",
+  "DEST_SFTP_HOST_KEY_MISMATCH",
+]);
+
+/** Whether an error says the destination is unavailable (or refuses the credentials), not that a record is wrong. */
+export function blamesDestination(error: unknown): boolean {
+  return !(error instanceof FerryError) || DESTINATION_DOWN.has(error.code);
+}
+
+/** Records one item's result; the first result given for an item is the one that counts. */
+export type Answer = (result: ItemResult) => void;
+
+/**
+ * Writes items a group at a time (one object, one operation: whatever one API call can take) and returns
+ * exactly one result per item. When a group's call fails as a whole (the API down or refusing the
+ * credentials after the client's retries, or refusing the request whole), each item of the group not
+ * answered yet gets that error: the delivery layer dead-letters them when it blames the request. When it
+ * blames the destination (down, refusing the credentials), the remaining groups are not tried either:
+ * every item not answered gets the error, and the delivery layer holds them.
+ */
+export async function writeInGroups(
+  destination: string,
+  items: readonly DeliveryItem[],
+  groupOf: (item: DeliveryItem) => string,
+  writeGroup: (group: DeliveryItem[], answer: Answer) => Promise<void>,
+): Promise<ItemResult[]> {
+  const answered = new Map<number, ItemResult>();
+  const answer: Answer = (r) => {
+    if (!answered.has(r.outboxId)) answered.set(r.outboxId, r);
+  };
+  for (const group of Map.groupBy(items, groupOf).values()) {
+    try {
+      await writeGroup(group, answer);
+    } catch (e) {
+      const error =
+        e instanceof FerryError
+          ? e
+          : new TransientError("DEST_UNAVAILABLE", `delivery to ${destination} failed: ${describeError(e)}`, { cause: e });
+      for (const i of blamesDestination(error) ? items : group) answer({ outboxId: i.outboxId, ok: false, error });
+      if (blamesDestination(error)) break;
+    }
+  }
+  return items.map(
+    (i) =>
+      answered.get(i.outboxId) ?? {
+        outboxId: i.outboxId,
+        ok: false,
+        error: new PermanentError("DEST_NO_RESULT", `${destination}: no result for ${i.match.property}=${i.match.value}`),
+      },
+  );
+}
+
+/** One of a destination's credential fields, resolved; errors name its place in ferry.yaml. */
+export function destinationSecret(context: DestinationContext, destination: string, field: string, reference: string): Secret {
+  const where: ResolveContext["where"] = { file: "ferry.yaml", path: `destinations.${destination}.${field}` };
+  return resolveSecret(reference, { env: context.env, baseDir: context.baseDir, where });
 }

@@ -12,10 +12,9 @@ import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { durationMs } from "../../config/duration.ts";
-import { resolveSecret } from "../../config/secrets.ts";
 import { FerryError, PermanentError, TransientError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { SftpSession } from "../../sources/sftp/sftp.client.ts";
+import { openSftpLogin, type SftpSession } from "../../sources/sftp/sftp.client.ts";
 import type { SftpTargetConfig } from "./file.config.ts";
 
 export interface FileTarget {
@@ -118,13 +117,6 @@ export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions)
   let session: SftpSession | null = null;
   let folderReady = false;
 
-  const secret = (field: "password" | "private_key" | "passphrase") => {
-    const reference = config[field];
-    if (reference === undefined) return undefined;
-    const where = { file: "ferry.yaml", path: `destinations.${options.destination}.target.sftp.${field}` };
-    return resolveSecret(reference, { env: options.env, baseDir: options.baseDir, where }).reveal();
-  };
-
   /** The classified errors of SftpSession, as a destination's. */
   const asDestinationError = (e: unknown, connecting: boolean): FerryError => {
     if (!(e instanceof FerryError)) {
@@ -146,24 +138,9 @@ export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions)
   };
 
   const connect = async (): Promise<SftpSession> => {
-    if (config.insecure_accept_any_host_key) {
-      log.warn({ server }, "the SFTP server's host key is NOT checked (insecure_accept_any_host_key): pin host_key");
-    }
     try {
-      const opened = await SftpSession.open({
-        host: config.host,
-        port: config.port,
-        username: config.username,
-        password: secret("password"),
-        privateKey: secret("private_key"),
-        passphrase: secret("passphrase"),
-        hostKey: config.host_key ?? null,
-        connectTimeoutMs: durationMs(config.connect_timeout),
-      });
-      if (config.insecure_accept_any_host_key) {
-        log.warn({ server, hostKey: opened.hostKey }, "the server presented this host key; pin it as host_key");
-      }
-      return opened;
+      const where = { env: options.env, baseDir: options.baseDir, file: "ferry.yaml", path: `destinations.${options.destination}.target.sftp` };
+      return await openSftpLogin(config, where, log);
     } catch (e) {
       throw asDestinationError(e, true);
     }

@@ -4,17 +4,18 @@
  * looking records up by the mapping's unique match property first: a retried create finds the record the
  * first attempt made and updates it instead.
  */
-import { resolveSecret, type ResolveContext } from "../../config/secrets.ts";
 import { type Auth, bearerAuth, OAuth2Auth } from "../../delivery/auth.ts";
 import { destinationClient, timeoutOf } from "../../delivery/delivery.config.ts";
 import type { Values } from "../../engine/types.ts";
 import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
-import type {
-  DeliveryItem,
-  Destination,
-  DestinationContext,
-  DestinationDefinition,
-  ItemResult,
+import {
+  type Answer,
+  type DeliveryItem,
+  type Destination,
+  type DestinationContext,
+  type DestinationDefinition,
+  destinationSecret,
+  writeInGroups,
 } from "../destination.ts";
 import { type HubSpotDestinationConfig, hubspotDestinationSchema } from "./hubspot.config.ts";
 
@@ -121,11 +122,11 @@ export function createHubSpotDestination(
     object: string,
     items: DeliveryItem[],
     signal: AbortSignal,
-    results: ItemResult[],
+    answer: Answer,
   ) {
     const property = items[0]!.match.property;
     const fail = (i: DeliveryItem, error: FerryError) =>
-      results.push({ outboxId: i.outboxId, ok: false, error });
+      answer({ outboxId: i.outboxId, ok: false, error });
     const unknown = items.filter((i) => !i.remoteId).map((i) => i.match.value);
     const found = await lookup(object, property, unknown, signal);
     const idOf = (i: DeliveryItem) => i.remoteId ?? found.get(i.match.value) ?? null;
@@ -137,7 +138,7 @@ export function createHubSpotDestination(
       const id = idOf(i);
       if (i.op === "delete") {
         if (id) archives.push(i);
-        else results.push({ outboxId: i.outboxId, ok: true, remoteId: null, action: "absent" });
+        else answer({ outboxId: i.outboxId, ok: true, remoteId: null, action: "absent" });
       } else if (id) updates.push(i);
       else creates.push(i);
     }
@@ -170,7 +171,7 @@ export function createHubSpotDestination(
         for (const i of batch) {
           const id = idOf(i)!;
           if (missing.has(id)) recreate.push(i);
-          else results.push({ outboxId: i.outboxId, ok: true, remoteId: id, action: "updated" });
+          else answer({ outboxId: i.outboxId, ok: true, remoteId: id, action: "updated" });
         }
       },
       fail,
@@ -186,7 +187,7 @@ export function createHubSpotDestination(
       for (const i of recreate) {
         const id = again.get(i.match.value);
         if (id)
-          results.push({
+          answer({
             outboxId: i.outboxId,
             ok: false,
             error: new PermanentError(
@@ -211,7 +212,7 @@ export function createHubSpotDestination(
         const ids = new Map((res?.results ?? []).map((r) => [r.properties[property], r.id]));
         for (const i of batch) {
           const id = ids.get(i.match.value);
-          if (id) results.push({ outboxId: i.outboxId, ok: true, remoteId: id, action: "created" });
+          if (id) answer({ outboxId: i.outboxId, ok: true, remoteId: id, action: "created" });
           else
             fail(
               i,
@@ -233,7 +234,7 @@ export function createHubSpotDestination(
       },
       (batch) => {
         for (const i of batch)
-          results.push({ outboxId: i.outboxId, ok: true, remoteId: idOf(i), action: "deleted" });
+          answer({ outboxId: i.outboxId, ok: true, remoteId: idOf(i), action: "deleted" });
       },
       fail,
     );
@@ -243,38 +244,16 @@ export function createHubSpotDestination(
     name,
     maxBatchSize: BATCH,
     concurrency: config.concurrency,
-    async write(items, signal) {
-      const results: ItemResult[] = [];
-      const groups = new Map<string, DeliveryItem[]>();
-      for (const i of items) {
-        const k = `${i.object}\u0000${i.match.property}`;
-        groups.set(k, [...(groups.get(k) ?? []), i]);
-      }
-      for (const group of groups.values()) {
-        try {
-          await writeObject(group[0]!.object, group, signal, results);
-        } catch (e) {
-          // HubSpot unreachable or failing after the client's retries, or a refused token: the records not
-          // answered yet are not to blame. Their results carry the error; the delivery layer keeps them
-          // pending without counting an attempt.
-          const done = new Set(results.map((r) => r.outboxId));
-          for (const i of group)
-            if (!done.has(i.outboxId)) results.push({ outboxId: i.outboxId, ok: false, error: e as FerryError });
-        }
-      }
-      return results;
-    },
+    write: (items, signal) =>
+      writeInGroups(name, items, (i) => `${i.object}\u0000${i.match.property}`, (group, answer) =>
+        writeObject(group[0]!.object, group, signal, answer),
+      ),
     close: async () => client.close(),
   };
 }
 
 function hubspotAuth(name: string, config: HubSpotDestinationConfig, context: DestinationContext): Auth {
-  const secret = (reference: string, field: string) =>
-    resolveSecret(reference, {
-      env: context.env,
-      baseDir: context.baseDir,
-      where: { file: "ferry.yaml", path: `destinations.${name}.${field}` },
-    } satisfies ResolveContext);
+  const secret = (reference: string, field: string) => destinationSecret(context, name, field, reference);
   if (config.token) return bearerAuth(secret(config.token, "token"));
   const oauth = config.oauth!;
   const clientSecret = secret(oauth.client_secret, "oauth.client_secret");

@@ -2,21 +2,15 @@
  * The `rest` destination's credentials: its `auth` block turned into one of the delivery layer's Auths.
  * References are resolved here, when the destination is created, into Secrets.
  */
-import { resolveSecret } from "../../config/secrets.ts";
 import { type Auth, basicAuth, bearerAuth, headerAuth, OAuth2Auth } from "../../delivery/auth.ts";
 import { timeoutOf } from "../../delivery/delivery.config.ts";
-import type { DestinationContext } from "../destination.ts";
+import { type DestinationContext, destinationSecret } from "../destination.ts";
 import type { RestDestinationConfig } from "./rest.config.ts";
 
 const noAuth: Auth = { id: "none", credentials: async () => ({ headers: {} }) };
 
 export function restAuth(name: string, config: RestDestinationConfig, context: DestinationContext): Auth {
-  const secret = (reference: string, field: string) =>
-    resolveSecret(reference, {
-      env: context.env,
-      baseDir: context.baseDir,
-      where: { file: "ferry.yaml", path: `destinations.${name}.auth.${field}` },
-    });
+  const secret = (reference: string, field: string) => destinationSecret(context, name, `auth.${field}`, reference);
   const a = config.auth;
   switch (a.type) {
     case "none":

@@ -16,8 +16,17 @@ import { hash } from "node:crypto";
 import type { BackoffPolicy } from "../../delivery/backoff.ts";
 import { destinationClient } from "../../delivery/delivery.config.ts";
 import { type HttpResponse, trimBody } from "../../delivery/http-client.ts";
-import { describeError, FerryError, PermanentError, TransientError } from "../../errors.ts";
-import type { DeliveryItem, Destination, DestinationContext, DestinationDefinition, ItemResult } from "../destination.ts";
+import { FerryError, PermanentError } from "../../errors.ts";
+import {
+  type Answer,
+  type DeliveryItem,
+  type Destination,
+  type DestinationContext,
+  type DestinationDefinition,
+  type ItemResult,
+  blamesDestination,
+  writeInGroups,
+} from "../destination.ts";
 import { restAuth } from "./rest.auth.ts";
 import {
   bodyOf,
@@ -47,13 +56,6 @@ const GONE = [404, 410];
 interface Entry {
   item: DeliveryItem;
   id: string | null;
-}
-
-type Answer = (result: ItemResult) => void;
-
-/** The API is down or refuses the credentials: no record is to blame, and the rest of the write stops. */
-function blamesApi(e: unknown): boolean {
-  return !(e instanceof FerryError) || e instanceof TransientError || e.code === "DEST_UNAUTHORIZED";
 }
 
 /** What a successful write did; an upsert of a record Ferry has no id for is taken as a create. */
@@ -291,7 +293,7 @@ export function createRestDestination(
       if (endpoints.upsert) return await upsertOne(item, sent, signal);
       return await createOrUpdate(item, sent, signal);
     } catch (e) {
-      if (blamesApi(e)) throw e;
+      if (blamesDestination(e)) throw e;
       return failed(item, e as FerryError, sent.body);
     }
   }
@@ -314,7 +316,7 @@ export function createRestDestination(
     try {
       res = await call(kind, path, render(bodyOf(config, kind), scope), idempotency(kind, key), [], signal);
     } catch (e) {
-      if (blamesApi(e)) throw e;
+      if (blamesDestination(e)) throw e;
       const status = statusOf(e);
       const missing = (kind === "update" || kind === "delete") && status !== undefined && GONE.includes(status);
       if (batch.length > 1 && status !== undefined && (SPLIT.has(status) || missing)) {
@@ -356,7 +358,7 @@ export function createRestDestination(
       try {
         found.set(item.outboxId, await lookupOne(item, signal));
       } catch (e) {
-        if (blamesApi(e)) throw e;
+        if (blamesDestination(e)) throw e;
         answer(failed(item, e as FerryError, undefined));
       }
     });
@@ -422,30 +424,14 @@ export function createRestDestination(
     name,
     maxBatchSize: batchMode ? (config.max_batch_size ?? DEFAULT_BATCH_SIZE) : 1,
     concurrency: config.concurrency,
-    async write(items, signal) {
-      const answered = new Map<number, ItemResult>();
-      const answer: Answer = (r) => {
-        if (!answered.has(r.outboxId)) answered.set(r.outboxId, r);
-      };
-      try {
-        if (batchMode) {
-          // Records of one object share a batch request: its path and body may name the object.
-          const groups = Map.groupBy(items, (i) => `${i.entity}\u0000${i.object}\u0000${i.match.property}`);
-          for (const group of groups.values()) await writeGroup(group, answer, signal);
-        } else {
-          for (const item of items) answer(await writeOne(item, signal));
-        }
-      } catch (e) {
-        const error = e instanceof FerryError
-          ? e
-          : new TransientError("DEST_UNAVAILABLE", `delivery to ${name} failed: ${describeError(e)}`, { cause: e });
-        for (const item of items) answer(failed(item, error, undefined));
-      }
-      return items.map((item) => answered.get(item.outboxId) ?? failed(item, new PermanentError(
-        "DEST_NO_RESULT",
-        `${name}: no result for ${item.match.property}=${item.match.value}`,
-      ), undefined));
-    },
+    // Records of one object share a batch request: its path and body may name the object.
+    write: (items, signal) =>
+      writeInGroups(
+        name,
+        items,
+        (i) => (batchMode ? `${i.entity}\u0000${i.object}\u0000${i.match.property}` : String(i.outboxId)),
+        async (group, answer) => (batchMode ? writeGroup(group, answer, signal) : answer(await writeOne(group[0]!, signal))),
+      ),
     close: async () => client.close(),
   };
 }

@@ -4,11 +4,10 @@
  * endpoint answers with the org's instance URL, where every API request then goes.
  */
 import { createPrivateKey, sign } from "node:crypto";
-import { resolveSecret } from "../../config/secrets.ts";
 import { OAuth2Auth } from "../../delivery/auth.ts";
 import { timeoutOf } from "../../delivery/delivery.config.ts";
 import { ConfigError } from "../../errors.ts";
-import type { DestinationContext } from "../destination.ts";
+import { type DestinationContext, destinationSecret } from "../destination.ts";
 import type { SalesforceDestinationConfig } from "./salesforce.config.ts";
 
 const base64url = (data: Buffer | string) => Buffer.from(data).toString("base64url");
@@ -25,8 +24,7 @@ export function jwtAssertion(claims: { clientId: string; username: string; audie
 
 export function salesforceAuth(name: string, config: SalesforceDestinationConfig, context: DestinationContext): OAuth2Auth {
   const loginUrl = config.login_url.replace(/\/$/, "");
-  const secret = (reference: string, field: string) =>
-    resolveSecret(reference, { env: context.env, baseDir: context.baseDir, where: { file: "ferry.yaml", path: `destinations.${name}.${field}` } });
+  const secret = (reference: string, field: string) => destinationSecret(context, name, field, reference);
   const o = config.oauth;
   const common = { service: "Salesforce", tokenUrl: `${loginUrl}/services/oauth2/token`, timeoutMs: timeoutOf(config), defaultTtlMs: 30 * 60_000 };
   if (o.flow === "client_credentials") {

@@ -7,7 +7,14 @@
 import { destinationClient } from "../../delivery/delivery.config.ts";
 import type { Values } from "../../engine/types.ts";
 import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
-import type { DeliveryItem, Destination, DestinationContext, DestinationDefinition, ItemResult } from "../destination.ts";
+import {
+  type Answer,
+  type DeliveryItem,
+  type Destination,
+  type DestinationContext,
+  type DestinationDefinition,
+  writeInGroups,
+} from "../destination.ts";
 import { salesforceAuth } from "./salesforce.auth.ts";
 import { type SalesforceDestinationConfig, salesforceDestinationSchema } from "./salesforce.config.ts";
 
@@ -76,7 +83,7 @@ export function createSalesforceDestination(
     return found;
   }
 
-  async function upsert(object: string, field: string, items: DeliveryItem[], signal: AbortSignal, results: ItemResult[]) {
+  async function upsert(object: string, field: string, items: DeliveryItem[], signal: AbortSignal, answer: Answer) {
     const records = items.map((i) => {
       // A record Ferry has pushed before gets only what changed; otherwise every field.
       const names = i.remoteId && i.changed.length > 0 ? i.changed : Object.keys(i.properties);
@@ -91,24 +98,24 @@ export function createSalesforceDestination(
     items.forEach((item, n) => {
       const r = res.body[n];
       if (r?.success && r.id) {
-        results.push({ outboxId: item.outboxId, ok: true, remoteId: r.id, action: r.created ? "created" : "updated" });
+        answer({ outboxId: item.outboxId, ok: true, remoteId: r.id, action: r.created ? "created" : "updated" });
       } else {
         const error = r
           ? recordError(r, object, item.key)
           : new PermanentError("DEST_NO_RESULT", `Salesforce's answer had no result for ${object} ${item.key}`);
-        results.push({ outboxId: item.outboxId, ok: false, error, request: records[n] });
+        answer({ outboxId: item.outboxId, ok: false, error, request: records[n] });
       }
     });
   }
 
-  async function remove(object: string, field: string, items: DeliveryItem[], signal: AbortSignal, results: ItemResult[]) {
+  async function remove(object: string, field: string, items: DeliveryItem[], signal: AbortSignal, answer: Answer) {
     const unknown = items.filter((i) => !i.remoteId).map((i) => i.match.value);
     const found = unknown.length > 0 ? await lookup(object, field, unknown, signal) : new Map<string, string>();
     const targets: { item: DeliveryItem; id: string }[] = [];
     for (const item of items) {
       const id = item.remoteId ?? found.get(item.match.value);
       if (id) targets.push({ item, id });
-      else results.push({ outboxId: item.outboxId, ok: true, remoteId: null, action: "absent" });
+      else answer({ outboxId: item.outboxId, ok: true, remoteId: null, action: "absent" });
     }
     if (targets.length === 0) return;
     const res = await client.request<SaveResult[]>(
@@ -119,10 +126,10 @@ export function createSalesforceDestination(
       const r = res.body[n];
       const code = r?.errors[0]?.statusCode;
       if (r?.success || code === "ENTITY_IS_DELETED" || code === "INVALID_CROSS_REFERENCE_KEY") {
-        results.push({ outboxId: item.outboxId, ok: true, remoteId: id, action: r?.success ? "deleted" : "absent" });
+        answer({ outboxId: item.outboxId, ok: true, remoteId: id, action: r?.success ? "deleted" : "absent" });
       } else {
         const error = r ? recordError(r, object, item.key) : new PermanentError("DEST_NO_RESULT", `Salesforce's answer had no result for ${id}`);
-        results.push({ outboxId: item.outboxId, ok: false, error, request: { id } });
+        answer({ outboxId: item.outboxId, ok: false, error, request: { id } });
       }
     });
   }
@@ -131,27 +138,11 @@ export function createSalesforceDestination(
     name,
     maxBatchSize: BATCH,
     concurrency: config.concurrency,
-    async write(items, signal) {
-      const results: ItemResult[] = [];
-      const groups = new Map<string, DeliveryItem[]>();
-      for (const i of items) {
-        const k = `${i.op}\u0000${i.object}\u0000${i.match.property}`;
-        groups.set(k, [...(groups.get(k) ?? []), i]);
-      }
-      for (const group of groups.values()) {
+    write: (items, signal) =>
+      writeInGroups(name, items, (i) => `${i.op}\u0000${i.object}\u0000${i.match.property}`, (group, answer) => {
         const { op, object, match } = group[0]!;
-        try {
-          if (op === "delete") await remove(object, match.property, group, signal, results);
-          else await upsert(object, match.property, group, signal, results);
-        } catch (e) {
-          // Salesforce unreachable, failing, refusing the credentials, or refusing the request whole (an
-          // unknown field or object): every record of the group not yet answered carries that error.
-          const done = new Set(results.map((r) => r.outboxId));
-          for (const i of group) if (!done.has(i.outboxId)) results.push({ outboxId: i.outboxId, ok: false, error: e as FerryError });
-        }
-      }
-      return results;
-    },
+        return op === "delete" ? remove(object, match.property, group, signal, answer) : upsert(object, match.property, group, signal, answer);
+      }),
     close: async () => client.close(),
   };
 }

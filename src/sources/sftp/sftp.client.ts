@@ -13,7 +13,10 @@ import path from "node:path/posix";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import SftpClient from "ssh2-sftp-client";
+import { durationMs } from "../../config/duration.ts";
+import { resolveSecret } from "../../config/secrets.ts";
 import { ConfigError, type FerryError, TransientError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
 
 export interface RemoteFile {
   name: string;
@@ -282,4 +285,51 @@ export class SftpSession {
   async close(): Promise<void> {
     await this.#client.end().catch(() => {});
   }
+}
+
+/** An SFTP login as configured (the sftp source, the file destination's SFTP target). */
+export interface SftpLoginConfig {
+  host: string;
+  port: number;
+  username: string;
+  password?: string | undefined;
+  private_key?: string | undefined;
+  passphrase?: string | undefined;
+  host_key?: string | undefined;
+  insecure_accept_any_host_key?: true | undefined;
+  connect_timeout: string;
+}
+
+/**
+ * Opens a session for a configured login: its secret references resolved as late as this (`where` names
+ * the configuration that holds them), and an unchecked host key logged as a warning on every connection,
+ * with the key the server presented, so that it can be pinned.
+ */
+export async function openSftpLogin(
+  config: SftpLoginConfig,
+  where: { env: NodeJS.ProcessEnv; baseDir: string; file: string; path: string },
+  log: Logger,
+): Promise<SftpSession> {
+  const server = `sftp://${config.host}:${config.port}`;
+  const secret = (field: "password" | "private_key" | "passphrase") => {
+    const reference = config[field];
+    if (reference === undefined) return undefined;
+    const at = { file: where.file, path: `${where.path}.${field}` };
+    return resolveSecret(reference, { env: where.env, baseDir: where.baseDir, where: at }).reveal();
+  };
+  if (config.insecure_accept_any_host_key) {
+    log.warn({ server }, "the SFTP server's host key is NOT checked (insecure_accept_any_host_key): pin host_key");
+  }
+  const session = await SftpSession.open({
+    host: config.host,
+    port: config.port,
+    username: config.username,
+    password: secret("password"),
+    privateKey: secret("private_key"),
+    passphrase: secret("passphrase"),
+    hostKey: config.host_key ?? null,
+    connectTimeoutMs: durationMs(config.connect_timeout),
+  });
+  if (config.insecure_accept_any_host_key) log.warn({ server, hostKey: session.hostKey }, "the server presented this host key; pin it as host_key");
+  return session;
 }

@@ -10,11 +10,10 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { durationMs } from "../../config/duration.ts";
-import { resolveSecret } from "../../config/secrets.ts";
 import { fileSource } from "../../files/file-source.ts";
 import { globToRegExp, settleFile } from "../../files/lifecycle.ts";
 import type { FilesOptions, IncomingFile, Source, SourceContext, SourceDefinition } from "../source.ts";
-import { type RemoteFile, SftpSession } from "./sftp.client.ts";
+import { openSftpLogin, type RemoteFile, type SftpSession } from "./sftp.client.ts";
 import { type SftpSourceConfig, sftpSourceSchema } from "./sftp.config.ts";
 
 const today = () => new Date().toISOString().slice(0, 10);
@@ -26,30 +25,8 @@ export function createSftpSource(config: SftpSourceConfig, context: SourceContex
   // Local copies live in the project's .ferry folder, one folder per server and remote folder.
   const slug = `${config.host}-${config.port}${config.folder}`.replace(/[^A-Za-z0-9.-]+/g, "_");
   const local = path.join(context.baseDir, ".ferry", "sftp", slug);
-  const secret = (field: "password" | "private_key" | "passphrase") => {
-    const ref = config[field];
-    return ref === undefined
-      ? undefined
-      : resolveSecret(ref, { env: context.env, baseDir: context.baseDir, where: { file: "job", path: `source.${field}` } }).reveal();
-  };
-
-  const connect = async () => {
-    if (config.insecure_accept_any_host_key) {
-      log.warn({ server }, "the SFTP server's host key is NOT checked (insecure_accept_any_host_key): pin host_key");
-    }
-    const session = await SftpSession.open({
-      host: config.host,
-      port: config.port,
-      username: config.username,
-      password: secret("password"),
-      privateKey: secret("private_key"),
-      passphrase: secret("passphrase"),
-      hostKey: config.host_key ?? null,
-      connectTimeoutMs: durationMs(config.connect_timeout),
-    });
-    if (config.insecure_accept_any_host_key) log.warn({ server, hostKey: session.hostKey }, "the server presented this host key; pin it as host_key");
-    return session;
-  };
+  const connect = () =>
+    openSftpLogin(config, { env: context.env, baseDir: context.baseDir, file: "job", path: "source" }, log);
 
   /** The files whose size and time are the same in two listings `stable_for` apart. */
   async function stable(session: SftpSession, signal: AbortSignal): Promise<RemoteFile[]> {
