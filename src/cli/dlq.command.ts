@@ -5,7 +5,7 @@ import { ConfigError, ExitCode } from "../errors.ts";
 import { discardDeadLetters, replayDeadLetters, type Selection } from "../operate/dead-letters.ts";
 import { getDeadLetter, listDeadLetters } from "../state/dead-letters.repo.ts";
 import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
-import { printJson, printTable } from "./output.ts";
+import { deliveryLine, printJson, printTable } from "./output.ts";
 
 const ids = (values: string[]) =>
   values.map((v) => {
@@ -102,7 +102,7 @@ export function registerDlqCommand(program: Command, globals: () => GlobalOption
         else {
           process.stdout.write(`replayed ${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
           for (const [d, t] of tallies) {
-            process.stdout.write(`delivery to ${d}: created ${t.created}, updated ${t.updated}, deleted ${t.deleted}, failed ${t.dead}, still pending ${t.pending}\n`);
+            process.stdout.write(deliveryLine(d, t));
           }
           if (again.length > 0) {
             process.stdout.write("failed again:\n");

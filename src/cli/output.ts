@@ -1,5 +1,13 @@
 /** Human output on a terminal, JSON for scripts (`--json`), and a progress line on long runs. */
+import type { DeliveryTally } from "../delivery/deliver.ts";
 import { FerryError } from "../errors.ts";
+
+/** One destination's delivery, in a line. */
+export function deliveryLine(destination: string, t: DeliveryTally): string {
+  const edits = t.remoteEdits > 0 ? `, ${t.remoteEdits} field(s) left as a person edited them there` : "";
+  const stopped = t.error ? ` (stopped: ${t.error})` : "";
+  return `delivery to ${destination}: created ${t.created}, updated ${t.updated}, deleted ${t.deleted}, failed ${t.dead}${edits}, still pending ${t.pending}${stopped}\n`;
+}
 
 export function printJson(value: unknown) {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -6,7 +6,7 @@ import { ExitCode, FerryError } from "../errors.ts";
 import type { PlannedEvent } from "../runner/batch.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
 import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
-import { Progress, printJson, printTable } from "./output.ts";
+import { deliveryLine, Progress, printJson, printTable } from "./output.ts";
 
 const SAMPLE = 20;
 
@@ -100,9 +100,7 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
           if (result.counts.rejected > SAMPLE)
             process.stdout.write(`  … ${result.counts.rejected - SAMPLE} more: ferry runs ${result.runId}\n`);
           for (const [d, t] of tallies) {
-            process.stdout.write(
-              `delivery to ${d}: created ${t.created}, updated ${t.updated}, deleted ${t.deleted}, failed ${t.dead}, still pending ${t.pending}${t.error ? ` (stopped: ${t.error})` : ""}\n`,
-            );
+            process.stdout.write(deliveryLine(d, t));
           }
         }
         process.exitCode = exitFor(result, tallies);

@@ -6,11 +6,13 @@
  * pending with their attempts untouched, the pass pauses, and the next pass (this run's, when it is due
  * soon enough, or `ferry serve`'s delivery loop) resumes. A crash between the API's answer and the commit
  * leaves the row pending: it is sent again, and the destination's lookup-before-create (or upsert) makes the
- * second send an update, not a duplicate.
+ * second send an update, not a duplicate. Under `remote_edits`, each batch's updates are first checked for
+ * fields a person changed in the destination (remote-edits.ts).
  */
 import type { Project } from "../config/load.ts";
 import { blamesDestination, type DeliveryItem, type Destination, type ItemResult } from "../destinations/destination.ts";
 import { describeError, type FerryError, TransientError } from "../errors.ts";
+import type { Values } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
 import {
@@ -26,6 +28,8 @@ import {
 } from "../state/outbox.repo.ts";
 import type { StateStore } from "../state/store.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
+import type { RemoteEdits } from "./delivery.config.ts";
+import { guardRemoteEdits, type RemoteEditsContext } from "./remote-edits.ts";
 
 export interface DeliverOptions {
   log: Logger;
@@ -46,6 +50,8 @@ export interface DeliveryTally {
   dead: number;
   /** Sends held back because the destination as a whole was unavailable (no attempt counted). */
   held: number;
+  /** Fields an update left alone because a person changed them in the destination (`remote_edits`). */
+  remoteEdits: number;
   /** Still pending when delivery stopped (retries not yet due). */
   pending: number;
   error?: string;
@@ -59,8 +65,15 @@ const emptyTally = (): DeliveryTally => ({
   retried: 0,
   dead: 0,
   held: 0,
+  remoteEdits: 0,
   pending: 0,
 });
+
+/** A page's answers, and the properties to record as pushed where an update left fields alone. */
+interface Sent {
+  results: ItemResult[];
+  pushed: Map<number, Values>;
+}
 
 /** Of the errors that blame a destination, the ones a person must fix (credentials, a folder, a host key): no point knocking again soon. */
 const NEEDS_A_PERSON = new Set(["DEST_UNAUTHORIZED", "DEST_FILE_FOLDER", "DEST_SFTP_HOST_KEY_MISMATCH"]);
@@ -85,6 +98,11 @@ function maxAttemptsOf(project: Project, destination: string): number {
   return cfg?.max_attempts ?? 5;
 }
 
+function remoteEditsOf(project: Project, destination: string): RemoteEdits {
+  const cfg = project.config.destinations[destination] as { remote_edits?: RemoteEdits } | undefined;
+  return cfg?.remote_edits ?? "overwrite";
+}
+
 export async function deliverTo(
   project: Project,
   store: StateStore,
@@ -100,18 +118,27 @@ export async function deliverTo(
   // the next) then costs little of a rate-limited destination's allowance.
   const pageSize = d.maxBatchSize * d.concurrency * 4;
 
-  /** Sends a page, at most `concurrency` batches at once; a batch whose write throws answers that error per item. */
-  const send = async (rows: DueRow[]): Promise<ItemResult[]> => {
+  const remoteEdits: RemoteEditsContext = { project, store, destination: d, mode: remoteEditsOf(project, d.name), now };
+
+  /**
+   * Sends a page, at most `concurrency` batches at once; a batch whose write throws answers that error per
+   * item. Under `remote_edits`, each batch's updates are first checked against what the destination holds.
+   */
+  const send = async (rows: DueRow[]): Promise<Sent> => {
     const items = await toItems(project, store, d.name, rows);
     const chunks: DeliveryItem[][] = [];
     for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
     const answers: ItemResult[][] = new Array(chunks.length);
+    const pushed = new Map<number, Values>();
     let next = 0;
     const worker = async () => {
       while (next < chunks.length) {
         const i = next++;
         try {
-          answers[i] = await d.write(chunks[i]!, signal);
+          const guarded = await guardRemoteEdits(remoteEdits, chunks[i]!, signal);
+          for (const [id, values] of guarded.pushed) pushed.set(id, values);
+          tally.remoteEdits += guarded.withheld;
+          answers[i] = guarded.send.length > 0 ? [...guarded.kept, ...(await d.write(guarded.send, signal))] : guarded.kept;
         } catch (e) {
           const error = e instanceof Error && "code" in e ? (e as FerryError) : new TransientError("DEST_UNAVAILABLE", describeError(e), { cause: e });
           answers[i] = chunks[i]!.map((item): ItemResult => ({ outboxId: item.outboxId, ok: false, error }));
@@ -119,7 +146,7 @@ export async function deliverTo(
       }
     };
     await Promise.all(Array.from({ length: Math.min(d.concurrency, chunks.length) }, worker));
-    return answers.flat();
+    return { results: answers.flat(), pushed };
   };
   const due = (afterId: number) =>
     signal.aborted ? Promise.resolve([]) : duePending(store.knex, d.name, now().toISOString(), pageSize, afterId);
@@ -132,7 +159,7 @@ export async function deliverTo(
     let page = await due(0);
     let sending = page.length > 0 ? send(page) : null;
     while (sending) {
-      const results = await sending;
+      const { results, pushed } = await sending;
       const sent = page;
       const down = results.find((r) => !r.ok && blamesDestination(r.error));
       if (down) {
@@ -143,7 +170,7 @@ export async function deliverTo(
         page = await due(sent.at(-1)!.id);
         sending = page.length > 0 ? send(page) : null;
       }
-      await commitResults(store, d.name, sent, results, maxAttempts, now, options.random, tally);
+      await commitResults(store, d.name, sent, results, pushed, maxAttempts, now, options.random, tally);
       options.onProgress?.(d.name, { ...tally });
     }
     // The end of a pass. Rows that failed in it and are due again soon enough are taken by a new pass.
@@ -217,6 +244,8 @@ async function commitResults(
   destination: string,
   rows: DueRow[],
   results: ItemResult[],
+  /** Properties to record as pushed where they are not the row's (fields left as a person edited them). */
+  pushedOverride: ReadonlyMap<number, Values>,
   maxAttempts: number,
   now: () => Date,
   random: (() => number) | undefined,
@@ -237,13 +266,13 @@ async function commitResults(
         tally.delivered++;
         if (result.action === "created") tally.created++;
         else if (result.action === "updated") tally.updated++;
-        else tally.deleted++;
+        else if (result.action !== "kept") tally.deleted++;
         pushed.push({
           destination,
           entity: row.entity,
           key: row.key,
           remoteId: row.op === "delete" ? null : result.remoteId,
-          pushedJson: row.op === "delete" ? "{}" : row.propertiesJson,
+          pushedJson: row.op === "delete" ? "{}" : pushedOverride.has(row.id) ? JSON.stringify(pushedOverride.get(row.id)) : row.propertiesJson,
           version: row.version,
           outboxId: row.id,
         });

@@ -10,6 +10,10 @@ import { Breaker, type BreakerOptions } from "./breaker.ts";
 import { HttpClient, type HttpClientOptions } from "./http-client.ts";
 import { bucketFor, type RateLimit } from "./rate-limit.ts";
 
+/** What an update does to a field changed in the destination since Ferry last pushed it (DESIGN.md, three-way). */
+export const REMOTE_EDITS = ["overwrite", "conflict", "destination_wins"] as const;
+export type RemoteEdits = (typeof REMOTE_EDITS)[number];
+
 type Limit = { requests: number; per_seconds: number; burst?: number };
 
 export function deliverySettings(defaults: { rateLimit: Limit | null; concurrency: number }) {
@@ -39,6 +43,14 @@ export function deliverySettings(defaults: { rateLimit: Limit | null; concurrenc
       })
       .default({ failures: 5, open_for: "30s" })
       .describe("Pauses delivery to an API that keeps failing, and resumes by itself when it answers again."),
+    remote_edits: z
+      .enum(REMOTE_EDITS)
+      .default("overwrite")
+      .describe(
+        "What an update does to a field a person changed in the destination since Ferry last pushed it. overwrite: " +
+          "sends Ferry's value. conflict: reads the record first, leaves that field alone and opens a conflict for an " +
+          "operator (`ferry conflicts`). destination_wins: reads the record first and leaves the person's value.",
+      ),
   };
 }
 
@@ -48,6 +60,7 @@ export interface DeliverySettings {
   timeout: string;
   concurrency: number;
   circuit_breaker: { failures: number; open_for: string };
+  remote_edits: RemoteEdits;
 }
 
 export function rateLimitOf(s: DeliverySettings): RateLimit | null {

@@ -31,7 +31,8 @@ export type ItemResult =
     outboxId: number;
     ok: true;
     remoteId: string | null;
-    action: "created" | "updated" | "deleted" | "absent";
+    /** `kept`: nothing was sent, every changed field having been changed in the destination by a person. */
+    action: "created" | "updated" | "deleted" | "absent" | "kept";
   }
   | {
     outboxId: number;
@@ -55,6 +56,13 @@ export interface Destination {
    * and stay pending without an attempt counted.
    */
   write(items: readonly DeliveryItem[], signal: AbortSignal): Promise<ItemResult[]>;
+  /**
+   * Reads the destination's current values of the items' `changed` properties, for records Ferry has
+   * pushed before (`remoteId` set): what `remote_edits` compares with what Ferry last pushed. Returns values
+   * by outbox id; a record the destination no longer has is left out. Throws what blames the destination.
+   * Only destinations that can read records back implement it.
+   */
+  readRemote?(items: readonly DeliveryItem[], signal: AbortSignal): Promise<Map<number, Values>>;
   close(): Promise<void>;
 }
 

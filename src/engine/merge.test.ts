@@ -500,6 +500,35 @@ describe("flag", () => {
       ]);
     });
 
+    test("records the field's new value when it changes while the conflict is open", () => {
+      const current = conflicted();
+      const withCurrent: OpenConflict = { ...open, current: { value: "111", source: "erp" } };
+      const a2 = obs("erp", { phone: "112" }, { observedAt: T2 });
+      const result = run(a2, { current, changed: ["phone"], others: [b], openConflicts: [withCurrent] });
+      assert.deepEqual(result.conflicts, [
+        { type: "update", id: 7, field: "phone", current: { value: "112", source: "erp" }, candidates: open.candidates },
+      ]);
+      assert.equal(result.record.fields.phone?.conflicted, true);
+    });
+
+    test("keeps a destination's value as a candidate until the field comes to match it", () => {
+      const current = conflicted();
+      const edit: OpenConflict = {
+        id: 9,
+        field: "phone",
+        current: { value: "111", source: "erp" },
+        candidates: [{ source: "destination:hubspot", value: "999", sourceTime: null, observedAt: T1 }],
+      };
+      const a2 = obs("erp", { phone: "111", segment: "x" }, { observedAt: T2 });
+      assert.deepEqual(run(a2, { current, changed: ["segment"], others: [], openConflicts: [edit] }).conflicts, []);
+
+      const a3 = obs("erp", { phone: "999" }, { observedAt: T3 });
+      const agreed = run(a3, { current, changed: ["phone"], others: [], openConflicts: [edit] });
+      assert.deepEqual(agreed.conflicts, [{ type: "close", id: 9, field: "phone", reason: "the sources now agree" }]);
+      assert.equal(agreed.record.fields.phone?.value, "999");
+      assert.equal(agreed.record.fields.phone?.conflicted, undefined);
+    });
+
     test("closes when a change to another field shows the sources agree", () => {
       const current = conflicted();
       const b2 = obs("crm", { phone: "111", segment: "x" }, { observedAt: T2 });

@@ -66,6 +66,10 @@ export interface MergeResult {
   conflicts: ConflictChange[];
 }
 
+/** The source name of a value read from a destination (an edit made there): `destination:<name>`. */
+export const destinationSource = (destination: string) => `destination:${destination}`;
+export const isDestinationSource = (source: string) => source.startsWith("destination:");
+
 const timeOf = (o: { sourceTime: string | null; observedAt?: string; at?: string }) =>
   o.sourceTime ?? o.observedAt ?? o.at ?? "";
 
@@ -173,13 +177,19 @@ export function merge(input: MergeInput): MergeResult {
   for (const c of input.openConflicts) {
     const f = fields[c.field];
     if (!f) continue;
-    const candidates = candidatesFor(c.field, f.value, all);
+    // A destination's value (an edit made there) is no source's observation: it stays a candidate until
+    // the field's value comes to match it or an operator decides.
+    const kept = c.candidates.filter((x) => isDestinationSource(x.source) && x.value !== f.value);
+    const candidates = [...candidatesFor(c.field, f.value, all), ...kept].sort((a, b) => a.source.localeCompare(b.source));
     if (candidates.length === 0) {
       conflicts.push({ type: "close", id: c.id, field: c.field, reason: "the sources now agree" });
       const { conflicted: _, ...rest } = f;
       fields[c.field] = rest;
       touched = true;
-    } else if (!sameCandidates(candidates, c.candidates)) {
+    } else if (
+      !sameCandidates(candidates, c.candidates) ||
+      (c.current !== undefined && (c.current.value !== f.value || c.current.source !== f.source))
+    ) {
       conflicts.push({
         type: "update",
         id: c.id,

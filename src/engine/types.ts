@@ -58,6 +58,8 @@ export interface ConflictCandidate {
 export interface OpenConflict {
   id: number;
   field: string;
+  /** The field's value as the conflict last recorded it. */
+  current?: { value: Value; source: string };
   candidates: ConflictCandidate[];
 }
 

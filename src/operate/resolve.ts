@@ -1,10 +1,10 @@
 /**
- * An operator settles a conflict: take one source's value, or enter a value. The golden record, the
- * conflict, the audit log and the outbox change in one transaction.
+ * An operator settles a conflict: take one source's value (or a destination's, for an edit made there), or
+ * enter a value. The golden record, the conflict, the audit log and the outbox change in one transaction.
  */
 import type { Project } from "../config/load.ts";
-import { resolveField, withdraw } from "../engine/merge.ts";
-import { plan } from "../engine/plan.ts";
+import { isDestinationSource, resolveField, withdraw } from "../engine/merge.ts";
+import { plan, project as projectOnto } from "../engine/plan.ts";
 import type { Value } from "../engine/types.ts";
 import { converterFor } from "../engine/values.ts";
 import { ConfigError } from "../errors.ts";
@@ -12,7 +12,7 @@ import { DELETED_FIELD } from "../runner/deletes.ts";
 import { appendAudit } from "../state/audit.repo.ts";
 import { closeConflict, getConflict } from "../state/conflicts.repo.ts";
 import { getGolden, writeGolden } from "../state/golden.repo.ts";
-import { enqueue } from "../state/outbox.repo.ts";
+import { enqueue, rememberRemoteValues } from "../state/outbox.repo.ts";
 import { deleteSnapshots } from "../state/snapshots.repo.ts";
 import type { StateStore } from "../state/store.ts";
 
@@ -100,13 +100,29 @@ export async function resolveConflict(
       const { conflicted: _, ...field } = next.fields[conflict.field]!;
       next = { ...next, fields: { ...next.fields, [conflict.field]: field } };
     }
+    // A destination holding a person's edit that the decision overrules gets the decided value, even when
+    // the golden value stays as it was; what it holds becomes the baseline, so the push is no new edit.
+    const overruled =
+      conflict.field === DELETED_FIELD
+        ? []
+        : conflict.candidates.flatMap((c) => {
+            const destination = c.source.slice("destination:".length);
+            const property = mapping.destinations[destination]?.fields[conflict.field];
+            return isDestinationSource(c.source) && c.value !== value && property ? [{ destination, property, held: c.value }] : [];
+          });
+    if (overruled.length > 0 && next.version === record.version) next = { ...next, version: record.version + 1 };
     await writeGolden(tx, null, at, [next]);
-    const intents = plan(mapping.destinations, record, next).map((i) => ({
-      ...i,
-      entity: conflict.entity,
-      key: conflict.key,
-      version: next.version,
-    }));
+    const planned = plan(mapping.destinations, record, next);
+    for (const o of overruled) {
+      await rememberRemoteValues(tx, o.destination, conflict.entity, conflict.key, { [o.property]: o.held }, at);
+      const intent = planned.find((i) => i.destination === o.destination);
+      if (intent && intent.op === "upsert" && !intent.changed.includes(o.property)) intent.changed.push(o.property);
+      else if (!intent && next.status !== "deleted") {
+        const properties = projectOnto(next, mapping.destinations[o.destination]!);
+        planned.push({ destination: o.destination, op: "upsert", properties, changed: [o.property] });
+      }
+    }
+    const intents = planned.map((i) => ({ ...i, entity: conflict.entity, key: conflict.key, version: next.version }));
     const outbox = await enqueue(tx, null, at, intents);
     await closeConflict(tx, id, "resolved", at, { by: actor, ...decision, value, source });
     const before = conflict.field === DELETED_FIELD ? false : (record.fields[conflict.field]?.value ?? null);

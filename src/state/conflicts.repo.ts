@@ -1,4 +1,4 @@
-/** Conflicts opened by the `flag` rule, and their resolution. */
+/** Conflicts opened by the `flag` rule or by an edit made in a destination (`remote_edits: conflict`), and their resolution. */
 import type { ConflictCandidate, ConflictChange, OpenConflict, Value } from "../engine/types.ts";
 import { type Db, selectIn } from "./store.ts";
 
@@ -34,14 +34,14 @@ const fromRaw = (r: RawConflict): ConflictRow => ({
 export async function loadOpenConflicts(db: Db, entity: string, keys: readonly string[]) {
   const rows = (await selectIn(keys, (slice) =>
     db("conflicts")
-      .select("id", "key", "field", "candidates")
+      .select("id", "key", "field", "current", "candidates")
       .where({ entity, status: "open" })
       .whereIn("key", slice as string[]),
-  )) as { id: number; key: string; field: string; candidates: string }[];
+  )) as { id: number; key: string; field: string; current: string; candidates: string }[];
   const out = new Map<string, OpenConflict[]>();
   for (const r of rows) {
     const list = out.get(r.key) ?? [];
-    list.push({ id: Number(r.id), field: r.field, candidates: JSON.parse(r.candidates) });
+    list.push({ id: Number(r.id), field: r.field, current: JSON.parse(r.current), candidates: JSON.parse(r.candidates) });
     out.set(r.key, list);
   }
   return out;
@@ -51,7 +51,7 @@ export async function applyConflictChanges(
   db: Db,
   entity: string,
   key: string,
-  runId: number,
+  runId: number | null,
   at: string,
   changes: readonly ConflictChange[],
 ): Promise<number> {

@@ -102,3 +102,13 @@ export async function writeGolden(
     ["entity", "key"],
   );
 }
+
+/** Marks a field of a golden record as having an open conflict, or clears the mark; the rest of the record is untouched. */
+export async function markConflicted(db: Db, entity: string, key: string, field: string, conflicted: boolean) {
+  const record = await getGolden(db, entity, key);
+  const f = record?.fields[field];
+  if (!record || !f || (f.conflicted === true) === conflicted) return;
+  const { conflicted: _, ...rest } = f;
+  const fields = { ...record.fields, [field]: conflicted ? { ...rest, conflicted: true } : rest };
+  await db("golden").where({ entity, key }).update({ fields: encodeFields(fields) });
+}

@@ -272,3 +272,27 @@ export async function recordPushed(db: Db, at: string, records: readonly PushedR
 export async function pushedForKey(db: Db, entity: string, key: string) {
   return db("destination_records").where({ entity, key });
 }
+
+/** What Ferry last pushed to a destination (or learned it holds), by key: the baseline that edits made there are found against. */
+export async function loadPushed(db: Db, destination: string, entity: string, keys: readonly string[]) {
+  const rows = await selectByKeys<{ key: string; pushed: string }>(
+    db,
+    "destination_records",
+    ["key", "pushed"],
+    { destination, entity },
+    "key",
+    keys,
+  );
+  return new Map(rows.map((r) => [r.key, JSON.parse(r.pushed) as Values]));
+}
+
+/**
+ * Remembers values Ferry read from a destination and left there (a person's edits): the baseline from now
+ * on, so the same edit is acted on once.
+ */
+export async function rememberRemoteValues(db: Db, destination: string, entity: string, key: string, values: Values, at: string) {
+  const row = (await db("destination_records").where({ destination, entity, key }).first("pushed")) as { pushed: string } | undefined;
+  if (!row) return;
+  const pushed = { ...(JSON.parse(row.pushed) as Values), ...values };
+  await db("destination_records").where({ destination, entity, key }).update({ pushed: JSON.stringify(pushed), pushed_at: at });
+}

@@ -304,6 +304,7 @@ describe("ferry CLI", { concurrency: true }, () => {
         retried: 0,
         dead: 0,
         held: 0,
+        remoteEdits: 0,
         pending: 0,
       });
       assert.equal(contact(emulator, "K3")?.firstname, "Renamed");

@@ -240,6 +240,32 @@ export function createHubSpotDestination(
     );
   }
 
+  /** The changed properties of records Ferry has pushed, read back by HubSpot id, 100 per request. */
+  async function readRemote(items: readonly DeliveryItem[], signal: AbortSignal) {
+    const out = new Map<number, Values>();
+    for (const [object, group] of Map.groupBy(items, (i) => i.object)) {
+      for (let n = 0; n < group.length; n += BATCH) {
+        const slice = group.slice(n, n + BATCH);
+        const res = await post<BatchResponse>(
+          `${base(object)}/batch/read`,
+          {
+            inputs: [...new Set(slice.map((i) => i.remoteId!))].map((id) => ({ id })),
+            properties: [...new Set(slice.flatMap((i) => i.changed))],
+            propertiesWithHistory: [],
+          },
+          true,
+          signal,
+        );
+        const byId = new Map(res.results.map((r) => [r.id, r.properties]));
+        for (const i of slice) {
+          const found = byId.get(i.remoteId!);
+          if (found) out.set(i.outboxId, Object.fromEntries(i.changed.map((p) => [p, found[p] ?? null])));
+        }
+      }
+    }
+    return out;
+  }
+
   return {
     name,
     maxBatchSize: BATCH,
@@ -248,6 +274,7 @@ export function createHubSpotDestination(
       writeInGroups(name, items, (i) => `${i.object}\u0000${i.match.property}`, (group, answer) =>
         writeObject(group[0]!.object, group, signal, answer),
       ),
+    readRemote,
     close: async () => client.close(),
   };
 }

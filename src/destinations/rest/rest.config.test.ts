@@ -88,6 +88,7 @@ describe("rest destination config", () => {
       timeout: "30s",
       concurrency: 4,
       circuit_breaker: { failures: 5, open_for: "30s" },
+      remote_edits: "overwrite",
     });
     assert.equal(bodyOf(c, "upsert"), "{{properties}}");
     assert.equal(idempotencyHeaderOf(c), "Idempotency-Key");

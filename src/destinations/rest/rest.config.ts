@@ -53,6 +53,15 @@ const lookupEndpoint = z
   })
   .describe("Finds a record by its key before creating it, one request per record: found, it is updated instead. A 404 or an empty answer means not found.");
 
+const readEndpoint = z
+  .strictObject({
+    path: path.describe("GET path of one record by the API's id, a template: e.g. /customers/{{remote_id}}."),
+    result_path: dottedPath.optional().describe("Where the record is in the answer (e.g. data). Default: the answer itself."),
+  })
+  .describe(
+    "Reads one record back (GET), for remote_edits: its fields are the properties by name. A 404 means the record is gone.",
+  );
+
 const authSchema = z
   .discriminatedUnion("type", [
     z.strictObject({ type: z.literal("none").describe("No credentials (an API behind a private network).") }),
@@ -96,6 +105,7 @@ const restDestinationFields = z.strictObject({
       create: writeEndpoint("POST", "Creates a record. Made safe to retry by lookup or idempotency_header.").optional(),
       update: writeEndpoint("PATCH", "Updates a record Ferry knows the API's id of ({{remote_id}}) or found by lookup. A 404 looks it up again or creates it.").optional(),
       lookup: lookupEndpoint.optional(),
+      read: readEndpoint.optional(),
       delete: writeEndpoint(
         "DELETE",
         "Deletes a record; a 404 means it is already gone. One request per record, unless its body holds {{records}} in batch mode.",
@@ -188,6 +198,16 @@ export function restConfigProblems(c: RestDestinationConfig): Problem[] {
         `or write idempotency_header (e.g. ${DEFAULT_IDEMPOTENCY_HEADER}) if the API deduplicates requests carrying the same key, ` +
         "or use an upsert endpoint",
     );
+  }
+  if (c.remote_edits !== "overwrite" && !e.read) {
+    add(["remote_edits"], `remote_edits: ${c.remote_edits} reads records back before updating them: give endpoints.read (e.g. path: /customers/{{remote_id}})`);
+  }
+  if (e.read) {
+    const refuse = (name: string) =>
+      name === "remote_id" || name === "key" || name === "object" || name === "entity" || name === "match_property"
+        ? undefined
+        : `{{${name}}} is not a value for a URL: endpoints.read.path takes {{remote_id}} or {{key}}`;
+    for (const i of checkTemplate(e.read.path, refuse)) add(["endpoints", "read", "path", ...i.path], i.message);
   }
   if (!batch && c.max_batch_size !== undefined) add(["max_batch_size"], "max_batch_size is for mode: batch; mode single sends one record per request");
   const r = c.results;

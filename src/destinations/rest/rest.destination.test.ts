@@ -403,3 +403,38 @@ describe("rest destination, an API that is down", () => {
     });
   }
 });
+
+describe("rest destination, reading records back for remote_edits", () => {
+  const READ = { ...SINGLE, remote_edits: "conflict", endpoints: { ...SINGLE.endpoints, read: { path: "/customers/{{remote_id}}", result_path: "data" } } };
+
+  test("reads each record's changed properties by its remote id; a record gone is left out", async () => {
+    const { api, destination } = await setup(READ);
+    const c = api.seed({ external_id: "C", name: "Edited by a person", email: "c@example.com" });
+    const i = item("C", { name: "Customer C", email: "c@example.com" }, { remoteId: c.id, changed: ["name"] });
+    const gone = item("G", {}, { remoteId: "c-gone", changed: ["name"] });
+    const read = await destination.readRemote!([i, gone], new AbortController().signal);
+    assert.deepEqual([...read], [[i.outboxId, { name: "Edited by a person" }]]);
+    assert.deepEqual(api.calls(), [`GET /customers/${c.id}`, "GET /customers/c-gone"]);
+  });
+
+  test("an answer without a record at result_path is refused with what to set", async () => {
+    const { api, destination } = await setup({ ...READ, endpoints: { ...READ.endpoints, read: { path: "/customers/{{remote_id}}", result_path: "record" } } });
+    const c = api.seed({ external_id: "C", name: "x" });
+    await assert.rejects(
+      destination.readRemote!([item("C", {}, { remoteId: c.id, changed: ["name"] })], new AbortController().signal),
+      /holds no record at record: set endpoints\.read\.result_path/,
+    );
+  });
+
+  test("remote_edits other than overwrite needs endpoints.read", () => {
+    const parsed = restDestinationSchema.safeParse({ type: "rest", base_url: "https://api.example.com", auth: { type: "none" }, ...SINGLE, remote_edits: "conflict" });
+    assert.equal(parsed.success, false);
+    assert.match(String(parsed.error?.issues[0]?.message), /give endpoints\.read/);
+    const noRead = createRestDestination("crm", restDestinationSchema.parse({ type: "rest", base_url: "https://api.example.com", auth: { type: "none" }, ...SINGLE }), {
+      log: silentLogger,
+      env: ENV,
+      baseDir: ".",
+    });
+    assert.equal(noRead.readRemote, undefined);
+  });
+});

@@ -16,6 +16,7 @@ import { hash } from "node:crypto";
 import type { BackoffPolicy } from "../../delivery/backoff.ts";
 import { destinationClient } from "../../delivery/delivery.config.ts";
 import { type HttpResponse, trimBody } from "../../delivery/http-client.ts";
+import type { Values } from "../../engine/types.ts";
 import { FerryError, PermanentError } from "../../errors.ts";
 import {
   type Answer,
@@ -420,6 +421,33 @@ export function createRestDestination(
     if (deletes.length > 0) await deleteMany(deletes, answer, signal);
   }
 
+  /** Reads records back one GET each, `concurrency` at a time, for remote_edits; a 404 or 410 leaves the record out. */
+  async function readRemote(items: readonly DeliveryItem[], signal: AbortSignal): Promise<Map<number, Values>> {
+    const read = endpoints.read!;
+    const out = new Map<number, Values>();
+    await eachLimited(items, config.concurrency, async (item) => {
+      const path = renderPath(read.path, recordScope(item, item.remoteId), "endpoints.read.path");
+      const res = await client.request({ method: "GET", path, idempotent: true, accept: GONE }, signal);
+      if (GONE.includes(res.status)) return;
+      const record = valueAt(res.body, read.result_path);
+      if (record === null || typeof record !== "object" || Array.isArray(record)) {
+        throw new PermanentError(
+          "DEST_UNEXPECTED_ANSWER",
+          `${name}'s answer to reading ${item.match.property}=${item.match.value} holds no record at ${read.result_path ?? "its top level"}: ` +
+            "set endpoints.read.result_path to where the API puts the record",
+        );
+      }
+      const fields = record as Record<string, unknown>;
+      const values: Values = {};
+      for (const p of item.changed) {
+        const v = fields[p];
+        if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") values[p] = v;
+      }
+      out.set(item.outboxId, values);
+    });
+    return out;
+  }
+
   return {
     name,
     maxBatchSize: batchMode ? (config.max_batch_size ?? DEFAULT_BATCH_SIZE) : 1,
@@ -432,6 +460,7 @@ export function createRestDestination(
         (i) => (batchMode ? `${i.entity}\u0000${i.object}\u0000${i.match.property}` : String(i.outboxId)),
         async (group, answer) => (batchMode ? writeGroup(group, answer, signal) : answer(await writeOne(group[0]!, signal))),
       ),
+    ...(endpoints.read ? { readRemote } : {}),
     close: async () => client.close(),
   };
 }

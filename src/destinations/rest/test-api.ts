@@ -6,7 +6,7 @@
  *
  * Routes:
  * - POST /oauth/token: client credentials grant (form), tokens `tok-1`, `tok-2`...
- * - GET /customers?external_id=K: `{ data: [matches] }`
+ * - GET /customers?external_id=K: `{ data: [matches] }`; GET /customers/:id: `{ data: customer }`
  * - POST /customers, PATCH /customers/:id, DELETE /customers/:id, PUT /customers/by-key/:key (upsert)
  * - POST /customers/batch, PATCH /customers/batch, POST /customers/batch/upsert, POST /customers/batch/delete:
  *   `{ items: [...] }` in, `{ results: [...] }` out (each `{ id, external_id }` or `{ external_id, error }`)
@@ -198,6 +198,9 @@ export class TestApi {
       return { status: 201, body: this.seed({ ...(body as object), external_id: third }) };
     }
     const customer = second === undefined ? undefined : this.customers.get(second);
+    if (method === "GET" && third === undefined) {
+      return customer ? { status: 200, body: { data: customer } } : { status: 404, body: { message: `no customer ${second}` } };
+    }
     if (method === "PATCH" || method === "DELETE") {
       if (!customer) return { status: 404, body: { message: `no customer ${second}` } };
       if (method === "DELETE") {

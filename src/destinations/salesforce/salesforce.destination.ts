@@ -5,7 +5,7 @@
  * a retry after a lost answer updates the record the first attempt created, so creates never duplicate.
  */
 import { destinationClient } from "../../delivery/delivery.config.ts";
-import type { Values } from "../../engine/types.ts";
+import type { Value, Values } from "../../engine/types.ts";
 import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import {
   type Answer,
@@ -134,6 +134,31 @@ export function createSalesforceDestination(
     });
   }
 
+  /** The changed fields of records Ferry has pushed, read back by Salesforce Id through sObject Collections. */
+  async function readRemote(items: readonly DeliveryItem[], signal: AbortSignal) {
+    const out = new Map<number, Values>();
+    for (const [object, group] of Map.groupBy(items, (i) => i.object)) {
+      for (let n = 0; n < group.length; n += BATCH) {
+        const slice = group.slice(n, n + BATCH);
+        const fields = [...new Set(slice.flatMap((i) => i.changed))];
+        const res = await client.request<(Record<string, unknown> | null)[]>(
+          {
+            method: "GET",
+            path: `${data}/composite/sobjects/${encodeURIComponent(object)}`,
+            query: { ids: [...new Set(slice.map((i) => i.remoteId!))].join(","), fields: fields.join(",") },
+          },
+          signal,
+        );
+        const byId = new Map(res.body.flatMap((r) => (r ? [[String(r.Id), r] as const] : [])));
+        for (const i of slice) {
+          const found = byId.get(i.remoteId!);
+          if (found) out.set(i.outboxId, Object.fromEntries(i.changed.map((f) => [f, remoteValue(found[f])])));
+        }
+      }
+    }
+    return out;
+  }
+
   return {
     name,
     maxBatchSize: BATCH,
@@ -143,8 +168,16 @@ export function createSalesforceDestination(
         const { op, object, match } = group[0]!;
         return op === "delete" ? remove(object, match.property, group, signal, answer) : upsert(object, match.property, group, signal, answer);
       }),
+    readRemote,
     close: async () => client.close(),
   };
+}
+
+/** A field's value as Salesforce returns it, as a Ferry value (compound fields, which Ferry does not write, as JSON text). */
+function remoteValue(v: unknown): Value {
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
+  return JSON.stringify(v);
 }
 
 export const salesforceDestination: DestinationDefinition<SalesforceDestinationConfig> = {
