@@ -12,7 +12,6 @@
 import type { Project } from "../config/load.ts";
 import { blamesDestination, type DeliveryItem, type Destination, type ItemResult } from "../destinations/destination.ts";
 import { describeError, type FerryError, TransientError } from "../errors.ts";
-import type { Values } from "../engine/types.ts";
 import type { Logger } from "../log.ts";
 import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
 import {
@@ -29,7 +28,7 @@ import {
 import type { StateStore } from "../state/store.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import type { RemoteEdits } from "./delivery.config.ts";
-import { guardRemoteEdits, type RemoteEditsContext } from "./remote-edits.ts";
+import { applyRemoteEditEffects, guardRemoteEdits, type RemoteEditEffects, type RemoteEditsContext } from "./remote-edits.ts";
 
 export interface DeliverOptions {
   log: Logger;
@@ -69,10 +68,10 @@ const emptyTally = (): DeliveryTally => ({
   pending: 0,
 });
 
-/** A page's answers, and the properties to record as pushed where an update left fields alone. */
+/** A page's answers, and what the remote-edits check decided for its records. */
 interface Sent {
   results: ItemResult[];
-  pushed: Map<number, Values>;
+  effects: Map<number, RemoteEditEffects>;
 }
 
 /** Of the errors that blame a destination, the ones a person must fix (credentials, a folder, a host key): no point knocking again soon. */
@@ -129,14 +128,14 @@ export async function deliverTo(
     const chunks: DeliveryItem[][] = [];
     for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
     const answers: ItemResult[][] = new Array(chunks.length);
-    const pushed = new Map<number, Values>();
+    const effects = new Map<number, RemoteEditEffects>();
     let next = 0;
     const worker = async () => {
       while (next < chunks.length) {
         const i = next++;
         try {
           const guarded = await guardRemoteEdits(remoteEdits, chunks[i]!, signal);
-          for (const [id, values] of guarded.pushed) pushed.set(id, values);
+          for (const [id, e] of guarded.effects) effects.set(id, e);
           tally.remoteEdits += guarded.withheld;
           answers[i] = guarded.send.length > 0 ? [...guarded.kept, ...(await d.write(guarded.send, signal))] : guarded.kept;
         } catch (e) {
@@ -146,7 +145,7 @@ export async function deliverTo(
       }
     };
     await Promise.all(Array.from({ length: Math.min(d.concurrency, chunks.length) }, worker));
-    return { results: answers.flat(), pushed };
+    return { results: answers.flat(), effects };
   };
   const due = (afterId: number) =>
     signal.aborted ? Promise.resolve([]) : duePending(store.knex, d.name, now().toISOString(), pageSize, afterId);
@@ -159,7 +158,7 @@ export async function deliverTo(
     let page = await due(0);
     let sending = page.length > 0 ? send(page) : null;
     while (sending) {
-      const { results, pushed } = await sending;
+      const { results, effects } = await sending;
       const sent = page;
       const down = results.find((r) => !r.ok && blamesDestination(r.error));
       if (down) {
@@ -170,7 +169,7 @@ export async function deliverTo(
         page = await due(sent.at(-1)!.id);
         sending = page.length > 0 ? send(page) : null;
       }
-      await commitResults(store, d.name, sent, results, pushed, maxAttempts, now, options.random, tally);
+      await commitResults(store, d.name, sent, results, effects, maxAttempts, now, options.random, tally);
       options.onProgress?.(d.name, { ...tally });
     }
     // The end of a pass. Rows that failed in it and are due again soon enough are taken by a new pass.
@@ -244,8 +243,8 @@ async function commitResults(
   destination: string,
   rows: DueRow[],
   results: ItemResult[],
-  /** Properties to record as pushed where they are not the row's (fields left as a person edited them). */
-  pushedOverride: ReadonlyMap<number, Values>,
+  /** What the remote-edits check decided per record: committed only for records delivered (or kept). */
+  effects: ReadonlyMap<number, RemoteEditEffects>,
   maxAttempts: number,
   now: () => Date,
   random: (() => number) | undefined,
@@ -267,12 +266,14 @@ async function commitResults(
         if (result.action === "created") tally.created++;
         else if (result.action === "updated") tally.updated++;
         else if (result.action !== "kept") tally.deleted++;
+        const decided = effects.get(row.id);
+        if (decided) await applyRemoteEditEffects(tx, decided, at);
         pushed.push({
           destination,
           entity: row.entity,
           key: row.key,
           remoteId: row.op === "delete" ? null : result.remoteId,
-          pushedJson: row.op === "delete" ? "{}" : pushedOverride.has(row.id) ? JSON.stringify(pushedOverride.get(row.id)) : row.propertiesJson,
+          pushedJson: row.op === "delete" ? "{}" : effects.has(row.id) ? JSON.stringify(effects.get(row.id)!.pushed) : row.propertiesJson,
           version: row.version,
           outboxId: row.id,
         });

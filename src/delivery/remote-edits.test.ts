@@ -1,25 +1,30 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { editedProperties, sameValue } from "./remote-edits.ts";
+import { canonicalRemote, editedProperties, sameValue } from "./remote-edits.ts";
 
-describe("sameValue: a destination's spelling of a value", () => {
-  test("numbers, booleans and empties as text are the same value", () => {
-    assert.ok(sameValue(42, "42"));
-    assert.ok(sameValue("12.50", 12.5));
-    assert.ok(sameValue(true, "true"));
-    assert.ok(sameValue(null, ""));
-    assert.ok(sameValue(undefined, null));
+describe("canonicalRemote: a destination's spelling of a value, in Ferry's form for the field's type", () => {
+  test("numbers, decimals, booleans and emails as text come back typed", () => {
+    assert.equal(canonicalRemote("5000", "integer"), 5000);
+    assert.equal(canonicalRemote("12.50", "decimal"), "12.5");
+    assert.equal(canonicalRemote("true", "boolean"), true);
+    assert.equal(canonicalRemote("Ada@Example.com", "email"), "ada@example.com");
+    assert.equal(canonicalRemote("", "integer"), null);
   });
 
   test("instants compare as instants", () => {
-    assert.ok(sameValue("2025-03-01T10:00:00Z", "2025-03-01T10:00:00.000Z"));
-    assert.ok(!sameValue("2025-03-01T10:00:00Z", "2025-03-01T10:00:01Z"));
+    assert.equal(canonicalRemote("2025-03-01T10:00:00Z", "datetime"), canonicalRemote("2025-03-01T10:00:00.000Z", "datetime"));
   });
 
-  test("text compares exactly", () => {
-    assert.ok(!sameValue("Ada", "ada"));
-    assert.ok(!sameValue("Ada", "Ada "));
-    assert.ok(!sameValue("0042", "42x"));
+  test("text stays exactly as read: leading zeros and plus signs are edits", () => {
+    assert.equal(canonicalRemote("0042", "string"), "0042");
+    assert.ok(!sameValue(canonicalRemote("+4930123", "string"), "4930123"));
+    assert.ok(!sameValue(canonicalRemote("9007199254740993", "string"), "9007199254740992"));
+  });
+
+  test("a value the field's type refuses is kept as read; an empty text is no value", () => {
+    assert.equal(canonicalRemote("lots", "integer"), "lots");
+    assert.ok(sameValue(null, ""));
+    assert.ok(sameValue(undefined, null));
     assert.ok(!sameValue("", "0"));
   });
 });

@@ -522,6 +522,15 @@ describe("flag", () => {
       const a2 = obs("erp", { phone: "111", segment: "x" }, { observedAt: T2 });
       assert.deepEqual(run(a2, { current, changed: ["segment"], others: [], openConflicts: [edit] }).conflicts, []);
 
+      // On a field that is not flagged, another source's differing value is no candidate.
+      const onOwned: OpenConflict = { ...edit, id: 10, field: "name", current: { value: "Ada", source: "erp" } };
+      const named = build(obs("erp", { name: "Ada" }));
+      const withMark: GoldenRecord = { ...named, fields: { ...named.fields, name: { ...named.fields.name!, conflicted: true } } };
+      const erpAgain = obs("erp", { name: "Ada", segment: "y" }, { observedAt: T2 });
+      const crm = obs("crm", { name: "Someone else" });
+      const owned = run(erpAgain, { current: withMark, changed: ["segment"], others: [crm], openConflicts: [onOwned] });
+      assert.deepEqual(owned.conflicts, []);
+
       const a3 = obs("erp", { phone: "999" }, { observedAt: T3 });
       const agreed = run(a3, { current, changed: ["phone"], others: [], openConflicts: [edit] });
       assert.deepEqual(agreed.conflicts, [{ type: "close", id: 9, field: "phone", reason: "the sources now agree" }]);

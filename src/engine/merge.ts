@@ -179,8 +179,10 @@ export function merge(input: MergeInput): MergeResult {
     if (!f) continue;
     // A destination's value (an edit made there) is no source's observation: it stays a candidate until
     // the field's value comes to match it or an operator decides.
+    // Only a `flag` field is disputed between sources; on any other the sources' values are no candidates.
     const kept = c.candidates.filter((x) => isDestinationSource(x.source) && x.value !== f.value);
-    const candidates = [...candidatesFor(c.field, f.value, all), ...kept].sort((a, b) => a.source.localeCompare(b.source));
+    const disputed = rules.rules[c.field]?.kind === "flag" ? candidatesFor(c.field, f.value, all) : [];
+    const candidates = [...disputed, ...kept].sort((a, b) => a.source.localeCompare(b.source));
     if (candidates.length === 0) {
       conflicts.push({ type: "close", id: c.id, field: c.field, reason: "the sources now agree" });
       const { conflicted: _, ...rest } = f;

@@ -48,7 +48,6 @@ export interface BatchContext {
   seen: SeenKeys | null;
   /** Whether any other source maps this entity (else the other-observations lookup is skipped). */
   multiSource: boolean;
-  hasFlagRule: boolean;
   /** Collects what a dry run would do. */
   onPlanned?: (event: PlannedEvent) => void;
 }
@@ -158,9 +157,8 @@ export async function processBatch(
     const others = ctx.multiSource
       ? await loadOtherObservations(db, compiled.entity, ctx.source, keys)
       : new Map();
-    const conflictKeys = ctx.hasFlagRule
-      ? keys.filter((k) => Object.values(golden.get(k)?.fields ?? {}).some((f) => f.conflicted))
-      : [];
+    // Fields with an open conflict (a `flag` rule's, or an edit made in a destination) carry a mark.
+    const conflictKeys = keys.filter((k) => Object.values(golden.get(k)?.fields ?? {}).some((f) => f.conflicted));
     const open =
       conflictKeys.length > 0 ? await loadOpenConflicts(db, compiled.entity, conflictKeys) : new Map();
 

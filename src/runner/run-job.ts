@@ -131,7 +131,6 @@ export async function runJob(
     sourceTime,
     seen: cfg.mode === "snapshot" ? new SeenKeys() : null,
     multiSource: Object.keys(mapping.sources).length > 1,
-    hasFlagRule: Object.values(mapping.fields).some((f) => f.rule === "flag"),
     onPlanned: options.onPlanned,
   };
 

@@ -59,8 +59,10 @@ export async function enqueue(db: Db, runId: number | null, at: string, intents:
       keys,
     );
     // Dead rows are superseded too: the new version carries their changes, so the dead-letter queue only
-    // ever holds a record's newest version. Most destinations have none, and the check costs one probe.
-    const anyDead = await db("outbox").where({ destination, entity, status: "dead" }).first("id");
+    // ever holds a record's newest version. Most destinations have none, and the check costs one probe of
+    // the (destination, status, id) index; naming the entity too lets SQLite pick the per-key index and
+    // walk every key of the entity instead.
+    const anyDead = await db("outbox").where({ destination, status: "dead" }).first("id");
     const dead = anyDead
       ? await selectByKeys<{ id: number; key: string; changed: string }>(
           db,

@@ -68,7 +68,7 @@ for (const backend of BACKENDS) {
       const sent = updates.flatMap((r) => (r.body as { inputs: { properties: object }[] }).inputs.map((i) => i.properties));
       assert.deepEqual(sent, [{ email: "new1@erp.example" }, { phone: "+49 30 9999003" }], "nothing is sent for C0002");
 
-      const conflicts = await openConflicts(p);
+      const conflicts = (await openConflicts(p)).sort((a, b) => a.key.localeCompare(b.key));
       assert.deepEqual(
         conflicts.map((c) => [c.key, c.field, c.current.value, c.candidates.map((x) => [x.source, x.value])]),
         [
@@ -129,6 +129,16 @@ for (const backend of BACKENDS) {
       await editInHubSpot(p, custId(1), { phone: "+1 555 0101" });
       p.legacy("UPDATE CUSTOMERS SET PHONE = ?, EMAIL = ? WHERE CUST_ID = ?", "+49 30 9999001", "new1@erp.example", custId(1));
       assertStatus(await p.run("erp"));
+
+      // The read goes through, then the update meets an outage: nothing of the decision is kept, and the
+      // next pass decides again from the same baseline.
+      p.emulator.faults.add({ type: "status", status: 503 }, { path: "/batch/update", times: 100 });
+      const held = await p.deliver({ waitForRetriesMs: 0 });
+      assert.deepEqual([held.updated, held.dead, held.pending], [0, 0, 1]);
+      assert.deepEqual(await listAudit(p.store.knex, { key: custId(1) }), []);
+      p.emulator.faults.clear();
+      await p.store.knex("outbox").where({ status: "pending" }).update({ next_attempt_at: "2000-01-01T00:00:00.000Z" });
+
       const tally = await p.deliver();
       assert.equal(tally.remoteEdits, 1);
       assert.deepEqual([hubspot(p, custId(1)).phone, hubspot(p, custId(1)).email], ["+1 555 0101", "new1@erp.example"]);
@@ -139,6 +149,12 @@ for (const backend of BACKENDS) {
         audit.map((a) => [a.action, a.field, JSON.parse(a.before), JSON.parse(a.after)]),
         [["remote_edit.kept", "phone", "+49 30 9999001", "+1 555 0101"]],
       );
+
+      // An update of another field leaves the person's phone the baseline.
+      p.legacy("UPDATE CUSTOMERS SET EMAIL = ? WHERE CUST_ID = ?", "newer1@erp.example", custId(1));
+      assertStatus(await p.run("erp"));
+      assert.deepEqual([(await p.deliver()).remoteEdits, hubspot(p, custId(1)).email], [0, "newer1@erp.example"]);
+      assert.equal(hubspot(p, custId(1)).phone, "+1 555 0101");
 
       // The ERP changes the phone again, later than the person's edit: it goes through.
       p.legacy("UPDATE CUSTOMERS SET PHONE = ? WHERE CUST_ID = ?", "+49 30 9999002", custId(1));

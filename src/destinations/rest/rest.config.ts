@@ -202,6 +202,19 @@ export function restConfigProblems(c: RestDestinationConfig): Problem[] {
   if (c.remote_edits !== "overwrite" && !e.read) {
     add(["remote_edits"], `remote_edits: ${c.remote_edits} reads records back before updating them: give endpoints.read (e.g. path: /customers/{{remote_id}})`);
   }
+  const updating = e.update ? "update" : e.upsert ? "upsert" : undefined;
+  if (c.remote_edits !== "overwrite" && updating) {
+    const shape = { mode, endpoints: e };
+    const template = isBatchEndpoint(shape, updating) ? recordBodyOf(shape, updating) : bodyOf(shape, updating);
+    const names = placeholdersOf(template).map((u) => u.name);
+    if (!names.includes("changed") || names.some((n) => n === "properties" || n.startsWith("field."))) {
+      add(
+        ["endpoints", updating, isBatchEndpoint(shape, updating) ? "record_body" : "body"],
+        `remote_edits: ${c.remote_edits} leaves alone the fields a person changed, so an update must send only what changed: ` +
+          "write its body with {{changed}}, not {{properties}} or {{field.NAME}}",
+      );
+    }
+  }
   if (e.read) {
     const refuse = (name: string) =>
       name === "remote_id" || name === "key" || name === "object" || name === "entity" || name === "match_property"

@@ -426,6 +426,16 @@ describe("rest destination, reading records back for remote_edits", () => {
     );
   });
 
+  test("remote_edits needs an update that sends only what changed", () => {
+    const base = { type: "rest", base_url: "https://api.example.com", auth: { type: "none" }, ...READ };
+    const full = { ...base, endpoints: { ...READ.endpoints, update: { method: "PATCH", path: "/customers/{{remote_id}}" } } };
+    const parsed = restDestinationSchema.safeParse(full);
+    assert.equal(parsed.success, false);
+    assert.deepEqual(parsed.error?.issues[0]?.path, ["endpoints", "update", "body"]);
+    assert.match(String(parsed.error?.issues[0]?.message), /write its body with \{\{changed\}\}/);
+    assert.equal(restDestinationSchema.safeParse(base).success, true);
+  });
+
   test("remote_edits other than overwrite needs endpoints.read", () => {
     const parsed = restDestinationSchema.safeParse({ type: "rest", base_url: "https://api.example.com", auth: { type: "none" }, ...SINGLE, remote_edits: "conflict" });
     assert.equal(parsed.success, false);
