@@ -149,10 +149,13 @@ export function createSalesforceDestination(
           },
           signal,
         );
-        const byId = new Map(res.body.flatMap((r) => (r ? [[String(r.Id), r] as const] : [])));
+        // Field names are case-insensitive in Salesforce; the answer spells them as the org does.
+        const byId = new Map(
+          res.body.flatMap((r) => (r ? [[String(r.Id), new Map(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v]))] as const] : [])),
+        );
         for (const i of slice) {
           const found = byId.get(i.remoteId!);
-          if (found) out.set(i.outboxId, Object.fromEntries(i.changed.map((f) => [f, remoteValue(found[f])])));
+          if (found) out.set(i.outboxId, Object.fromEntries(i.changed.map((f) => [f, remoteValue(found.get(f.toLowerCase()))])));
         }
       }
     }
