@@ -105,7 +105,8 @@ export async function guardRemoteEdits(
     const keys = group.map((i) => i.key);
     const baselines = await loadPushed(store.knex, d.name, entity, keys);
     const conflicts = await loadOpenConflicts(store.knex, entity, keys);
-    const golden = await loadGolden(store.knex, entity, keys);
+    // The golden values are only needed for a conflict's current value.
+    const golden = mode === "conflict" || conflicts.size > 0 ? await loadGolden(store.knex, entity, keys) : new Map<string, GoldenRecord>();
 
     for (const item of group) {
       const read = remote.get(item.outboxId);

@@ -67,8 +67,11 @@ export interface MergeResult {
 }
 
 /** The source name of a value read from a destination (an edit made there): `destination:<name>`. */
-export const destinationSource = (destination: string) => `destination:${destination}`;
-export const isDestinationSource = (source: string) => source.startsWith("destination:");
+const DESTINATION_PREFIX = "destination:";
+export const destinationSource = (destination: string) => `${DESTINATION_PREFIX}${destination}`;
+export const isDestinationSource = (source: string) => source.startsWith(DESTINATION_PREFIX);
+/** The destination a `destination:<name>` source names, or undefined for a source. */
+export const destinationOf = (source: string) => (isDestinationSource(source) ? source.slice(DESTINATION_PREFIX.length) : undefined);
 
 const timeOf = (o: { sourceTime: string | null; observedAt?: string; at?: string }) =>
   o.sourceTime ?? o.observedAt ?? o.at ?? "";

@@ -3,7 +3,7 @@
  * enter a value. The golden record, the conflict, the audit log and the outbox change in one transaction.
  */
 import type { Project } from "../config/load.ts";
-import { isDestinationSource, resolveField, withdraw } from "../engine/merge.ts";
+import { destinationOf, resolveField, withdraw } from "../engine/merge.ts";
 import { plan, project as projectOnto } from "../engine/plan.ts";
 import type { Value } from "../engine/types.ts";
 import { converterFor } from "../engine/values.ts";
@@ -106,9 +106,9 @@ export async function resolveConflict(
       conflict.field === DELETED_FIELD
         ? []
         : conflict.candidates.flatMap((c) => {
-            const destination = c.source.slice("destination:".length);
-            const property = mapping.destinations[destination]?.fields[conflict.field];
-            return isDestinationSource(c.source) && c.value !== value && property ? [{ destination, property, held: c.value }] : [];
+            const destination = destinationOf(c.source);
+            const property = destination === undefined ? undefined : mapping.destinations[destination]?.fields[conflict.field];
+            return destination !== undefined && c.value !== value && property ? [{ destination, property, held: c.value }] : [];
           });
     if (overruled.length > 0 && next.version === record.version) next = { ...next, version: record.version + 1 };
     await writeGolden(tx, null, at, [next]);
