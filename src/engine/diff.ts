@@ -1,20 +1,25 @@
 /**
  * diff: what changed in one source's view of one record since its last snapshot. The hash lets the engine
- * skip an unchanged record with one string comparison, without loading its stored values.
+ * skip an unchanged record with one string comparison, without mapping it or loading its stored values.
  */
 import { hash } from "node:crypto";
-import type { Value, Values } from "./types.ts";
+import type { Values } from "./types.ts";
 
 /**
- * A stable digest of a record's values in the given field order. The order is the mapping's, so adding a
- * field changes every hash once (every record is compared again, nothing is missed).
+ * A stable digest of a raw source row: the columns a mapping reads, in its order, after the mapping's
+ * signature (see `CompiledMapping.signature`) and anything else that decides what becomes of the row. A
+ * snapshot stores it, so a row whose digest is unchanged is known unchanged without mapping it; a change of
+ * mapping changes every digest once, and every row is mapped and compared again.
  */
-export function hashValues(values: Values, fields: readonly string[]): string {
-  const list: Value[] = [];
-  for (const f of fields) list.push(values[f] ?? null);
-  // JSON keeps the types apart (1, "1", true and null all hash differently) and no value can run into the
-  // next. One JSON text of the whole list: V8 writes it flat in one go, where concatenating a text per
-  // value builds a rope that hashing must first copy flat, at twice the cost.
+export function hashRow(row: Readonly<Record<string, unknown>>, columns: readonly string[], signature: string): string {
+  const list: unknown[] = [signature];
+  for (const c of columns) {
+    const v = row[c];
+    // JSON has no bigint (it throws) and writes NaN and Infinity as null: give them texts of their own.
+    if (typeof v === "bigint") list.push({ bigint: String(v) });
+    else if (typeof v === "number" && !Number.isFinite(v)) list.push({ number: String(v) });
+    else list.push(v === undefined ? null : v);
+  }
   return hash("sha1", JSON.stringify(list), "base64");
 }
 

@@ -201,6 +201,41 @@ describe("compileMapping", () => {
     assert.match(error.message, /^credit_limit \(CREDIT\): /);
   });
 
+  test("keyOf gives the key map would give, and null where map rejects the row for its key", () => {
+    const mapped = erp.map(erpRow);
+    assert.ok(mapped.ok);
+    assert.equal(erp.keyOf(erpRow), mapped.key);
+    assert.equal(crm.keyOf({ "Customer #": " c-9 ", Email: "x@y.z" }), "C-9");
+    assert.equal(erp.keyOf({ ...erpRow, CUST_ID: null }), null);
+    assert.equal(erp.map({ ...erpRow, CUST_ID: null }).ok, false);
+    const numeric = compileMapping({ ...mapping, key: "code", sources: { erp: { code: "Code" } } }, "erp");
+    assert.equal(numeric.keyOf({ Code: "12" }), "12");
+    assert.equal(numeric.keyOf({ Code: "twelve" }), null, "a key that fails to convert");
+    // A row rejected for another field still has a key.
+    assert.equal(erp.keyOf({ ...erpRow, CREDIT: "x" }), "C-001");
+  });
+
+  test("the signature changes with what decides the mapped values, and only with that", () => {
+    assert.equal(compileMapping(mapping, "erp").signature, erp.signature, "the same mapping signs alike");
+    assert.notEqual(erp.signature, crm.signature);
+    const withFields = (fields: Partial<MappingConfig["fields"]>, sources = mapping.sources) =>
+      compileMapping({ ...mapping, fields: { ...mapping.fields, ...fields } as MappingConfig["fields"], sources }, "erp")
+        .signature;
+    assert.notEqual(withFields({ credit_limit: { type: "integer", required: false } }), erp.signature, "a type");
+    assert.notEqual(withFields({ credit_limit: { type: "decimal", required: true } }), erp.signature, "required");
+    assert.notEqual(
+      withFields({}, { ...mapping.sources, erp: { ...mapping.sources.erp!, email: { from: "MAIL", transform: "trim" } } }),
+      erp.signature,
+      "a transform",
+    );
+    assert.equal(
+      withFields({ credit_limit: { type: "decimal", required: false, rule: { owner: "crm" } } }),
+      erp.signature,
+      "a survivorship rule does not change what a row maps to",
+    );
+    assert.equal(withFields({ code: { type: "string", required: false } }), erp.signature, "another source's field");
+  });
+
   test("structural errors are thrown at compile time", () => {
     assert.throws(() => compileMapping(mapping, "nope"), {
       message: "mapping customer has no source named \"nope\"",

@@ -2,6 +2,7 @@
  * map: a source's raw row -> the canonical values of one record. Compiled once per run from the mapping,
  * then applied to every row.
  */
+import { hash } from "node:crypto";
 import type { FieldSourceConfig, MappingConfig, TransformStep } from "../config/mapping.schema.ts";
 import { DataError } from "../errors.ts";
 import { compileTransform, type Transform } from "./transforms.ts";
@@ -9,6 +10,12 @@ import type { Value, Values } from "./types.ts";
 import { type Converter, converterFor } from "./values.ts";
 
 export type RawRow = Record<string, unknown>;
+
+/**
+ * The version of what mapping does to a value (converters, transforms). Part of every signature, so a
+ * release that changes how a value maps bumps it, and every stored row is mapped and compared again once.
+ */
+const MAPPING_BEHAVIOUR = 1;
 
 export type MapResult = { ok: true; key: string; values: Values } | { ok: false; error: DataError };
 
@@ -21,7 +28,14 @@ export interface CompiledMapping {
   keyColumn: string | null;
   /** The canonical fields this source provides, key first. */
   fields: string[];
+  /**
+   * Everything besides the row itself that decides what `map` makes of it (the source's field specs, their
+   * types, the key), as a digest: two rows with equal mapped columns and equal signatures map alike.
+   */
+  signature: string;
   map(row: RawRow): MapResult;
+  /** The record's key alone, without mapping the rest; null when `map` would reject the row for its key. */
+  keyOf(row: RawRow): string | null;
 }
 
 interface FieldPlan {
@@ -65,6 +79,7 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
   }
   const keySpec = normalizeSource(spec[mapping.key]!);
   const columns = [...new Set(plans.flatMap((p) => p.from))];
+  const keyPlan = plans[0]!;
 
   const map = (row: RawRow): MapResult => {
     const values: Values = {};
@@ -101,12 +116,32 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
     return { ok: true, key: String(values[mapping.key]), values };
   };
 
+  const keyOf = (row: RawRow): string | null => {
+    try {
+      const raw = keyPlan.direct !== null ? row[keyPlan.direct] : keyPlan.transform(keyPlan.from.map((c) => row[c]));
+      const v = keyPlan.convert(raw);
+      return v === null ? null : String(v);
+    } catch {
+      return null;
+    }
+  };
+
   return {
     entity: mapping.entity,
     keyField: mapping.key,
     columns,
     keyColumn: keySpec.from.length === 1 && keySpec.steps.length === 0 ? keySpec.from[0]! : null,
     fields: plans.map((p) => p.field),
+    signature: hash(
+      "sha1",
+      JSON.stringify([
+        MAPPING_BEHAVIOUR,
+        mapping.key,
+        plans.map((p) => [p.field, spec[p.field], mapping.fields[p.field]!.type, p.required]),
+      ]),
+      "base64",
+    ),
     map,
+    keyOf,
   };
 }

@@ -5,7 +5,7 @@
  */
 
 import type { DestinationMapping } from "../config/mapping.schema.ts";
-import { changedFields, hashValues } from "../engine/diff.ts";
+import { changedFields, hashRow } from "../engine/diff.ts";
 import type { CompiledMapping } from "../engine/map.ts";
 import { type MergeRules, merge } from "../engine/merge.ts";
 import { plan } from "../engine/plan.ts";
@@ -28,6 +28,7 @@ import {
   loadSnapshotHashes,
   loadSnapshotValues,
   type SnapshotWrite,
+  updateSnapshotHashes,
   writeSnapshots,
 } from "../state/snapshots.repo.ts";
 import type { Db } from "../state/store.ts";
@@ -39,6 +40,8 @@ export interface BatchContext {
   runId: number;
   observedAt: string;
   compiled: CompiledMapping;
+  /** The mapping's signature with the job's filter: what, besides a row, decides what becomes of it. */
+  signature: string;
   rules: MergeRules;
   destinations: Record<string, DestinationMapping>;
   filter: RecordFilter;
@@ -61,12 +64,18 @@ export type PlannedEvent =
 export interface BatchOutcome {
   counts: Counts;
   rejects: RejectRow[];
+  /** Keys read for the first time in this run that the source's snapshot already held. */
+  found: number;
+  /** Keys the source's snapshot did not hold, added by this batch. */
+  added: number;
 }
 
 interface Candidate {
   key: string;
   values: Values;
   hash: string;
+  /** Whether the source's snapshot holds the key (with another digest). */
+  stored: boolean;
   line: number;
   sourceTime: string | null;
 }
@@ -84,12 +93,53 @@ export async function processBatch(
   for (const r of batch.rejects)
     rejects.push({ line: r.line, key: null, code: r.error.code, reason: r.error.message });
 
-  const candidates: Candidate[] = [];
+  // Each row's key and digest first, so that one lookup finds which rows are unchanged since the last
+  // snapshot: those are counted and passed over without being mapped.
+  const keys: (string | null)[] = new Array(batch.rows.length);
+  const hashes: string[] = new Array(batch.rows.length);
+  const lookup: string[] = [];
+  for (let i = 0; i < batch.rows.length; i++) {
+    const values = batch.rows[i]!.values;
+    const key = compiled.keyOf(values);
+    keys[i] = key;
+    hashes[i] = hashRow(values, compiled.columns, ctx.signature);
+    if (key !== null) lookup.push(key);
+  }
+  const stored = await loadSnapshotHashes(db, compiled.entity, ctx.source, lookup);
+
   // Keys read in this batch. A snapshot run's SeenKeys holds them already; cursor runs need their own.
   const inBatch = ctx.seen ? null : new Set<string>();
-  for (const row of batch.rows) {
+  let found = 0;
+  /** Adds the key to the keys read; false when it was read already in this run (a duplicate). */
+  const firstRead = (key: string) => {
+    const first = ctx.seen ? ctx.seen.add(key) : !inBatch!.has(key) && !!inBatch!.add(key);
+    if (first && stored.has(key)) found++;
+    return first;
+  };
+  const duplicate = (line: number, key: string, index: number) => {
+    const first = batch.rows.findIndex((_, j) => j < index && keys[j] === key);
+    rejects.push({
+      line,
+      key,
+      code: "DATA_DUPLICATE_KEY",
+      reason: `key ${key} was already read ${first >= 0 ? `at line ${batch.rows[first]!.line}` : "earlier in this run"}; only the first is applied. Fix the duplicate at the source`,
+    });
+  };
+
+  const candidates: Candidate[] = [];
+  for (let i = 0; i < batch.rows.length; i++) {
+    const row = batch.rows[i]!;
+    const known = keys[i] === null ? undefined : stored.get(keys[i]!);
+    if (known === hashes[i]) {
+      // The same row under the same mapping and filter as when it was last accepted: unchanged.
+      if (firstRead(keys[i]!)) counts.unchanged++;
+      else duplicate(row.line, keys[i]!, i);
+      continue;
+    }
     const mapped = compiled.map(row.values);
     if (!mapped.ok) {
+      // A row refused for a bad value is still at the source: its record is not taken for a delete.
+      if (keys[i] !== null) firstRead(keys[i]!);
       const raw = compiled.keyColumn ? row.values[compiled.keyColumn] : undefined;
       rejects.push({
         line: row.line,
@@ -101,25 +151,19 @@ export async function processBatch(
     }
     if (!ctx.filter(mapped.values)) {
       // Out of the job's scope is not gone from the source: a filtered record is never taken for a delete.
-      ctx.seen?.add(mapped.key);
+      firstRead(mapped.key);
       counts.filtered++;
       continue;
     }
-    if (ctx.seen ? !ctx.seen.add(mapped.key) : inBatch!.has(mapped.key)) {
-      const first = candidates.find((c) => c.key === mapped.key)?.line;
-      rejects.push({
-        line: row.line,
-        key: mapped.key,
-        code: "DATA_DUPLICATE_KEY",
-        reason: `key ${mapped.key} was already read ${first !== undefined ? `at line ${first}` : "earlier in this run"}; only the first is applied. Fix the duplicate at the source`,
-      });
+    if (!firstRead(mapped.key)) {
+      duplicate(row.line, mapped.key, i);
       continue;
     }
-    inBatch?.add(mapped.key);
     candidates.push({
       key: mapped.key,
       values: mapped.values,
-      hash: hashValues(mapped.values, compiled.fields),
+      hash: hashes[i]!,
+      stored: known !== undefined,
       line: row.line,
       sourceTime: ctx.sourceTime(row.values),
     });
@@ -127,30 +171,26 @@ export async function processBatch(
   counts.rejected = rejects.length;
   rejects.sort((a, b) => a.line - b.line);
 
-  const stored = await loadSnapshotHashes(
-    db,
-    compiled.entity,
-    ctx.source,
-    candidates.map((c) => c.key),
-  );
+  // A row whose digest changed may still map to the values stored (a column the mapping trims, a new
+  // mapping that maps alike): it is unchanged, and only its snapshot's digest is brought up to date.
+  const updatedKeys = candidates.filter((c) => c.stored).map((c) => c.key);
+  const previousValues =
+    updatedKeys.length > 0
+      ? await loadSnapshotValues(db, compiled.entity, ctx.source, updatedKeys)
+      : new Map<string, Values>();
   const changedCandidates: Candidate[] = [];
-  // Keys this source had before, whose values are needed to tell which fields changed.
-  const updatedKeys: string[] = [];
+  const rehashed: { key: string; hash: string }[] = [];
   for (const c of candidates) {
-    const hash = stored.get(c.key);
-    if (hash === c.hash) counts.unchanged++;
-    else {
-      changedCandidates.push(c);
-      if (hash !== undefined) updatedKeys.push(c.key);
-    }
+    const previous = previousValues.get(c.key);
+    if (previous && changedFields(previous, c.values, compiled.fields).length === 0) {
+      counts.unchanged++;
+      rehashed.push({ key: c.key, hash: c.hash });
+    } else changedCandidates.push(c);
   }
   counts.changed = changedCandidates.length;
+  await updateSnapshotHashes(db, compiled.entity, ctx.source, rehashed);
 
   if (changedCandidates.length > 0) {
-    const previousValues =
-      updatedKeys.length > 0
-        ? await loadSnapshotValues(db, compiled.entity, ctx.source, updatedKeys)
-        : new Map<string, Values>();
     const changed = changedCandidates.map((c) => ({ c, previous: previousValues.get(c.key) }));
     const keys = changedCandidates.map((c) => c.key);
     const golden = await loadGolden(db, compiled.entity, keys);
@@ -217,5 +257,5 @@ export async function processBatch(
   await writeRejects(db, ctx.runId, rejects);
   await addCounts(db, ctx.runId, counts);
   if (position) await saveCheckpoint(db, ctx.job, ctx.runId, ctx.observedAt, position);
-  return { counts, rejects };
+  return { counts, rejects, found, added: changedCandidates.filter((c) => !c.stored).length };
 }

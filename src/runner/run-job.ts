@@ -3,6 +3,7 @@
  * deletes at the end of a snapshot, and account for every row read. A dry run takes the same path inside
  * a transaction that is rolled back, so `ferry plan` shows exactly what `ferry run` would do.
  */
+import { hash } from "node:crypto";
 import path from "node:path";
 import { setImmediate } from "node:timers/promises";
 import type { LoadedJob, Project } from "../config/load.ts";
@@ -23,6 +24,7 @@ import {
   startRun,
   zeroCounts,
 } from "../state/runs.repo.ts";
+import { countSnapshots } from "../state/snapshots.repo.ts";
 import { type Db, type StateStore, withoutSql } from "../state/store.ts";
 import { type PlannedEvent, processBatch } from "./batch.ts";
 import { type FileRunResult, runFiles } from "./run-files.ts";
@@ -125,6 +127,7 @@ export async function runJob(
     runId,
     observedAt: startedAt,
     compiled,
+    signature: hash("sha1", JSON.stringify([compiled.signature, cfg.filter]), "base64"),
     rules: mergeRules(mapping),
     destinations,
     filter: compileFilter(cfg.filter),
@@ -146,6 +149,7 @@ export async function runJob(
       });
     const checkpoint = cfg.mode === "cursor" ? await inTx((db) => loadCheckpoint(db, job.name)) : null;
     let checkedColumns = false;
+    const held = { found: 0, added: 0 };
     for await (const batch of source.read({
       mode: cfg.mode,
       batchSize: cfg.batch_size,
@@ -162,6 +166,8 @@ export async function runJob(
       }
       const outcome = await inTx((db) => processBatch(db, ctxBase, batch, batch.position));
       addInto(totals, outcome.counts);
+      held.found += outcome.found;
+      held.added += outcome.added;
       for (const r of outcome.rejects) if (rejects.length < MAX_REJECTS_KEPT) rejects.push(r);
       options.onProgress?.({ ...totals });
       // better-sqlite3 answers synchronously: without a turn of the event loop between batches, a SIGTERM
@@ -171,7 +177,10 @@ export async function runJob(
     if (ctxBase.seen) {
       const seen = ctxBase.seen;
       await inTx(async (db) => {
-        const missing = await findMissing(db, compiled.entity, cfg.as, seen);
+        // The snapshot holds what it held before (read again, or missing) and what this run added: when
+        // the count adds up, nothing is missing and the stored keys need no walk.
+        const count = await countSnapshots(db, compiled.entity, cfg.as);
+        const missing = count === held.found + held.added ? [] : await findMissing(db, compiled.entity, cfg.as, seen);
         if (missing.length > 0) {
           const before = await getRun(db, runId);
           await applyDeletes(

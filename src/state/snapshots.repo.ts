@@ -110,6 +110,24 @@ export async function writeSnapshots(
   );
 }
 
+/** A new digest for rows whose values stay as stored (see `hashRow`); nothing else of them changes. */
+export async function updateSnapshotHashes(
+  db: Db,
+  entity: string,
+  source: string,
+  rows: readonly { key: string; hash: string }[],
+) {
+  // One statement per slice, the same SQL on SQLite and PostgreSQL (both name VALUES columns column1...).
+  for (let i = 0; i < rows.length; i += 5_000) {
+    const slice = rows.slice(i, i + 5_000);
+    await db.raw(
+      `UPDATE snapshots SET hash = v.column2 FROM (VALUES ${slice.map(() => "(?, ?)").join(", ")}) AS v
+       WHERE snapshots.entity = ? AND snapshots.source = ? AND snapshots.key = v.column1`,
+      [...slice.flatMap((r) => [r.key, r.hash]), entity, source],
+    );
+  }
+}
+
 export async function deleteSnapshots(db: Db, entity: string, source: string, keys: readonly string[]) {
   await selectIn(keys, async (slice) => {
     await db("snapshots")

@@ -126,6 +126,49 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it("counts a row whose columns changed but map to the same values as unchanged, and re-digests it once", async () => {
+      const snapshot = async () =>
+        (await stateRows<{ hash: string; vals: string }>(p.store, "snapshots", { key: custId(3) }))[0]!;
+      const before = await snapshot();
+      // The mapping trims EMAIL: padding it changes the row, not the record.
+      p.legacy("UPDATE CUSTOMERS SET EMAIL = '  ' || EMAIL || ' ' WHERE CUST_ID = ?", custId(3));
+      const result = await p.run("erp");
+      assertStatus(result);
+      assert.deepEqual(
+        { changed: result.counts.changed, unchanged: result.counts.unchanged, outbox: result.counts.outbox },
+        { changed: 0, unchanged: expectedCount, outbox: 0 },
+      );
+      const after = await snapshot();
+      assert.notEqual(after.hash, before.hash, "the snapshot holds the new row's digest");
+      assert.equal(after.vals, before.vals, "and the same values");
+      assertStatus(await p.run("erp"));
+      assert.equal((await snapshot()).hash, after.hash);
+    });
+
+    it("applies a changed job filter to rows that did not change at the source", async () => {
+      // Customer 20 moved to wholesale in an earlier step.
+      const segment = (r: (typeof rows)[number]) => (String(r.CUST_ID) === custId(20) ? "W" : r.SEGMENT_CD);
+      const government = rows.filter((r) => segment(r) === "G" && !NO_EMAIL.has(String(r.CUST_ID))).length;
+      assert.ok(government > 0);
+      const filter = [{ field: "email", not_empty: true }];
+      p.writeFile("jobs/erp.yaml", erpSnapshotJob({ batch_size: 15, filter: [...filter, { field: "segment", not_in: ["government"] }] }));
+      p.reload();
+      const narrowed = await p.run("erp");
+      assertStatus(narrowed);
+      assert.deepEqual(
+        { filtered: narrowed.counts.filtered, unchanged: narrowed.counts.unchanged, deleted: narrowed.counts.deleted },
+        { filtered: NO_EMAIL.size + government, unchanged: expectedCount - government, deleted: 0 },
+      );
+      p.writeFile("jobs/erp.yaml", erpSnapshotJob({ batch_size: 15, filter }));
+      p.reload();
+      const restored = await p.run("erp");
+      assertStatus(restored);
+      assert.deepEqual(
+        { unchanged: restored.counts.unchanged, changed: restored.counts.changed, outbox: restored.counts.outbox },
+        { unchanged: expectedCount, changed: 0, outbox: 0 },
+      );
+    });
+
     it("accounts for every row read in every run", async () => {
       const runs = await stateRows<RunRow>(p.store, "runs");
       assert.ok(runs.length >= 3);
@@ -139,6 +182,26 @@ for (const backend of BACKENDS) {
           `run #${run.id}: read = unchanged + changed + rejected + filtered`,
         );
       }
+    });
+
+    it("keeps a record whose row is rejected for a bad value: it is still at the source, not deleted", async () => {
+      const original = rows.find((r) => String(r.CUST_ID) === custId(9))!.EMAIL as string;
+      p.legacy("UPDATE CUSTOMERS SET EMAIL = 'not-an-email' WHERE CUST_ID = ?", custId(9));
+      const bad = await p.run("erp");
+      assertStatus(bad, "partial");
+      assert.deepEqual(
+        { rejected: bad.counts.rejected, deleted: bad.counts.deleted, outbox: bad.counts.outbox },
+        { rejected: 1, deleted: 0, outbox: 0 },
+      );
+      await p.deliver();
+      assert.equal(p.emulator.archived("contacts").length, 0);
+      p.legacy("UPDATE CUSTOMERS SET EMAIL = ? WHERE CUST_ID = ?", original, custId(9));
+      const fixed = await p.run("erp");
+      assertStatus(fixed);
+      assert.deepEqual(
+        { unchanged: fixed.counts.unchanged, changed: fixed.counts.changed, outbox: fixed.counts.outbox },
+        { unchanged: expectedCount, changed: 0, outbox: 0 },
+      );
     });
 
     it("archives a record deleted at the source (policy propagate)", async () => {
