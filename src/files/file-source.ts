@@ -19,23 +19,25 @@ export function fileSource(file: string, format: FileFormat, options: FileSource
     let batch: SourceBatch | null = null;
     const fresh = (): SourceBatch => ({ rows: [], rejects: [], columns: columns ?? [] });
     try {
-      for await (const item of readRecords(file, format, options.name, req.columns)) {
+      for await (const items of readRecords(file, format, options.name, req.columns)) {
         req.signal.throwIfAborted();
-        if (item.kind === "columns") {
-          columns = item.columns;
-          continue;
-        }
-        batch ??= fresh();
-        if (item.kind === "record") {
-          batch.rows.push({ values: item.values, line: item.line });
-          options.onLine?.(item.line, item.values[req.keyColumn]);
-        } else {
-          batch.rejects.push({ line: item.line, error: item.error });
-          options.onLine?.(item.line, null);
-        }
-        if (batch.rows.length + batch.rejects.length >= req.batchSize) {
-          yield batch;
-          batch = null;
+        for (const item of items) {
+          if (item.kind === "columns") {
+            columns = item.columns;
+            continue;
+          }
+          batch ??= fresh();
+          if (item.kind === "record") {
+            batch.rows.push({ values: item.values, line: item.line });
+            options.onLine?.(item.line, item.values[req.keyColumn]);
+          } else {
+            batch.rejects.push({ line: item.line, error: item.error });
+            options.onLine?.(item.line, null);
+          }
+          if (batch.rows.length + batch.rejects.length >= req.batchSize) {
+            yield batch;
+            batch = null;
+          }
         }
       }
     } catch (e) {

@@ -4,7 +4,7 @@
  */
 import { createReadStream } from "node:fs";
 import { z } from "zod";
-import { type CsvSpec, csvFormatSchema, readCsv } from "../formats/csv.ts";
+import { type CsvSpec, csvFormatSchema, readCsvChunks } from "../formats/csv.ts";
 import { type FixedWidthSpec, fixedWidthFormatSchema } from "../formats/fixed-width.config.ts";
 import { fixedWidthColumns, readFixedWidth } from "../formats/fixed-width.ts";
 import type { DataError } from "../errors.ts";
@@ -17,21 +17,31 @@ export type RecordItem =
   | { kind: "record"; line: number; values: Record<string, unknown> }
   | { kind: "reject"; line: number; error: DataError };
 
-/** Streams the records of a local file; throws a FatalError when the file cannot be read as a whole. */
+/**
+ * Streams the records of a local file, a run of items at a time; throws a FatalError when the file cannot
+ * be read as a whole.
+ */
 export async function* readRecords(
   file: string,
   format: FileFormat,
   name: string,
   columns?: readonly string[],
-): AsyncGenerator<RecordItem> {
+): AsyncGenerator<RecordItem[]> {
   const bytes = createReadStream(file, { highWaterMark: 256 * 1024 });
   if (format.format === "fixed-width") {
-    yield { kind: "columns", columns: fixedWidthColumns(format) };
-    for await (const item of readFixedWidth(bytes, format, { name })) yield item;
+    yield [{ kind: "columns", columns: fixedWidthColumns(format) }];
+    let items: RecordItem[] = [];
+    for await (const item of readFixedWidth(bytes, format, { name })) {
+      items.push(item);
+      if (items.length >= 1000) {
+        yield items;
+        items = [];
+      }
+    }
+    if (items.length > 0) yield items;
     return;
   }
-  for await (const item of readCsv(bytes, format, { name, ...(columns ? { columns } : {}) })) {
-    if (item.kind === "header") yield { kind: "columns", columns: item.columns };
-    else yield item;
+  for await (const items of readCsvChunks(bytes, format, { name, ...(columns ? { columns } : {}) })) {
+    yield items.map((item): RecordItem => (item.kind === "header" ? { kind: "columns", columns: item.columns } : item));
   }
 }

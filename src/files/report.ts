@@ -76,11 +76,19 @@ export class FileReport {
     await this.#closeLines();
     const out = createWriteStream(`${this.path}.tmp`);
     out.write(HEADER);
+    // Rows go to csv-stringify a thousand at a time: each call sets up its options anew.
+    let rows: ReportRow[] = [];
     for await (const text of createInterface({ input: createReadStream(this.#linesPath), crlfDelay: Infinity })) {
       const tab = text.indexOf("\t");
-      if (!out.write(stringify([await row(Number(text.slice(0, tab)), text.slice(tab + 1))]))) await once(out, "drain");
+      rows.push(await row(Number(text.slice(0, tab)), text.slice(tab + 1)));
+      if (rows.length >= FLUSH_EVERY) {
+        const full = !out.write(stringify(rows));
+        rows = [];
+        if (full) await once(out, "drain");
+      }
     }
-    if (tail.length > 0) out.write(stringify(tail));
+    rows.push(...tail);
+    if (rows.length > 0) out.write(stringify(rows));
     out.end();
     await once(out, "close");
     await rename(`${this.path}.tmp`, this.path);

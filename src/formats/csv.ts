@@ -20,7 +20,7 @@
  * explicitly: left to guess, it takes the first one it sees as the only one, and in a file that mixes
  * them it silently joins lines into one value.
  */
-import { Readable, pipeline } from "node:stream";
+import type { Transform } from "node:stream";
 import { CsvError, type InfoRecord, type Options, parse } from "csv-parse";
 import { ConfigError, DataError, FatalError } from "../errors.ts";
 import { type CsvSpec, normalizeHeader } from "./csv.config.ts";
@@ -76,6 +76,18 @@ export async function* readCsv(
   spec: CsvSpec,
   options: CsvOptions,
 ): AsyncGenerator<CsvItem> {
+  for await (const items of readCsvChunks(bytes, spec, options)) yield* items;
+}
+
+/**
+ * `readCsv`, a run of items at a time (those of one piece of the decoded input): a reader of millions of
+ * rows pays for one turn of the generators per piece instead of one per row.
+ */
+export async function* readCsvChunks(
+  bytes: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  spec: CsvSpec,
+  options: CsvOptions,
+): AsyncGenerator<CsvItem[]> {
   const where = `${options.name}: `;
   let names: NameTable;
   let columns: Column[] | null;
@@ -107,31 +119,34 @@ export async function* readCsv(
   };
   // The typings allow a record type other than string[] only with `columns`, which is not used here.
   const parser = parse(settings as unknown as Options);
-  pipeline(Readable.from(decodeText(bytes, spec.encoding, { name: options.name })), parser, () => {});
 
   let started = false;
   try {
-    for await (const { line, fields } of parser as AsyncIterable<Row>) {
-      if (spec.skip_empty_lines && isBlank(fields)) continue;
-      if (!started) {
-        started = true;
-        if (columns === null) {
-          columns = resolveHeader(fields, line, names, spec, options);
-          width = fields.length;
-          widthIs = `the header (line ${line}) has ${width}`;
-          build = builder(columns);
-          yield { kind: "header", columns: columns.map((c) => c.key) };
+    for await (const rows of parsedRows(parser, decodeText(bytes, spec.encoding, { name: options.name }))) {
+      const items: CsvItem[] = [];
+      for (const { line, fields } of rows) {
+        if (spec.skip_empty_lines && isBlank(fields)) continue;
+        if (!started) {
+          started = true;
+          if (columns === null) {
+            columns = resolveHeader(fields, line, names, spec, options);
+            width = fields.length;
+            widthIs = `the header (line ${line}) has ${width}`;
+            build = builder(columns);
+            items.push({ kind: "header", columns: columns.map((c) => c.key) });
+            continue;
+          }
+          items.push({ kind: "header", columns: columns.map((c) => c.key) });
+        }
+        if (fields.length !== width) {
+          const message = `${where}line ${line} has ${fields.length} field${fields.length === 1 ? "" : "s"}; ${widthIs}: `
+            + `check the line for a missing or extra delimiter (${JSON.stringify(spec.delimiter)}), or a value holding one that should be quoted`;
+          items.push({ kind: "reject", line, error: new DataError("DATA_CSV_FIELD_COUNT", message, { details: { line, fields: fields.length, expected: width } }) });
           continue;
         }
-        yield { kind: "header", columns: columns.map((c) => c.key) };
+        items.push({ kind: "record", line, values: build!(fields) });
       }
-      if (fields.length !== width) {
-        const message = `${where}line ${line} has ${fields.length} field${fields.length === 1 ? "" : "s"}; ${widthIs}: `
-          + `check the line for a missing or extra delimiter (${JSON.stringify(spec.delimiter)}), or a value holding one that should be quoted`;
-        yield { kind: "reject", line, error: new DataError("DATA_CSV_FIELD_COUNT", message, { details: { line, fields: fields.length, expected: width } }) };
-        continue;
-      }
-      yield { kind: "record", line, values: build!(fields) };
+      if (items.length > 0) yield items;
     }
   } catch (e) {
     if (e instanceof CsvError) {
@@ -148,6 +163,34 @@ export async function* readCsv(
       + `expected ${spec.header ? "a header line" : "records"}. Check that the export ran to completion; nothing was applied`,
     );
   }
+}
+
+/**
+ * Feeds the parser one piece of text at a time and takes every row it parsed from that piece at once. A
+ * Transform runs its transform synchronously on a write it is ready for, and this reader writes only once
+ * the rows of the previous piece are taken. The rows of a parser that failed are dropped, as a stream's
+ * own iterator drops them, and its error is thrown.
+ */
+async function* parsedRows(parser: Transform, text: AsyncIterable<string>): AsyncGenerator<Row[]> {
+  // A failing parser also emits its error: it is taken from `errored` and thrown here instead.
+  parser.on("error", () => {});
+  const take = (into: Row[] = []): Row[] => {
+    for (let row = parser.errored ? null : (parser.read() as Row | null); row !== null; row = parser.read() as Row | null) {
+      into.push(row);
+    }
+    if (parser.errored) throw parser.errored;
+    return into;
+  };
+  for await (const piece of text) {
+    parser.write(piece);
+    const rows = take();
+    if (rows.length > 0) yield rows;
+  }
+  parser.end();
+  // The last rows come out of the parser's flush, after the end of the input.
+  const rows = take();
+  for await (const row of parser as AsyncIterable<Row>) rows.push(row);
+  if (rows.length > 0) yield rows;
 }
 
 /** Keeps the line each record starts on, from inside csv-parse (see the module comment). */

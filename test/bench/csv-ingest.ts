@@ -20,8 +20,11 @@ const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const benchDir = path.join(root, ".ferry", "bench");
 const COLUMNS = ["ITEM_ID", "NAME", "CITY", "COUNTRY", "EMAIL", "STATUS", "QTY", "RANK", "PRICE", "UPDATED_AT"];
 
+const csvPath = (rows: number) => path.join(benchDir, `items-${rows}.csv`);
+
+/** Generated in the parent, so that building it does not count in a child's peak RSS. */
 function ensureCsv(rows: number): string {
-  const file = path.join(benchDir, `items-${rows}.csv`);
+  const file = csvPath(rows);
   if (existsSync(file) && statSync(file).size > rows * 50) return file;
   mkdirSync(benchDir, { recursive: true });
   const cities = ["Berlin", "Lyon", "Porto", "Turin", "Gdańsk", "Malmö"];
@@ -91,7 +94,7 @@ async function rawRate(file: string): Promise<number> {
 }
 
 async function child(rows: number) {
-  const file = ensureCsv(rows);
+  const file = csvPath(rows);
   const { loadProject, getJob } = await import("../../src/config/load.ts");
   const { openStateStore } = await import("../../src/state/store.ts");
   const { runJob } = await import("../../src/runner/run-job.ts");
@@ -152,6 +155,7 @@ export async function benchCsvIngest(sizes: number[]): Promise<void> {
   }[] = [];
   for (const rows of sizes) {
     process.stderr.write(`csv: ${rows} rows… `);
+    ensureCsv(rows);
     const out = await new Promise<string>((resolve, reject) => {
       const c = spawn(process.execPath, [...LAUNCHER_FLAGS, fileURLToPath(import.meta.url), String(rows)], {
         stdio: ["ignore", "pipe", "inherit"],
