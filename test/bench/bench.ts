@@ -6,7 +6,8 @@
  *   - the raw read+hash rate of the table (better-sqlite3 iterate + the same hash Ferry uses): the limit;
  *   - a full first sync (read, map, hash, merge, state writes, delivery of every record);
  *   - a re-run with nothing changed;
- *   - a re-run with 1% of the rows changed, checking that exactly those are pushed.
+ *   - a re-run with 1% of the rows changed, checking that exactly those are pushed;
+ *   - the state store's write floor (stateWriteFloor), which bounds what a first sync can reach.
  * It prints rows/s, each as a ratio to the limit, and peak RSS. It never fails on a timing.
  *
  *   npm run bench                 # 100k and 1M, every suite
@@ -188,6 +189,38 @@ function rawReadHash(
   return s;
 }
 
+/**
+ * The least a state write can cost here: rows the size of a snapshot row inserted into a table with no
+ * index at all, a thousand per transaction, with the state store's settings. Every new record costs four
+ * such rows at least (its snapshot, golden record and outbox row, and its destination record once
+ * delivered), which bounds a first sync's rate whatever the engine does.
+ */
+function stateWriteFloor(rows: number): number {
+  const file = path.join(benchDir, "write-floor.db");
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+  const db = new Database(file);
+  db.pragma("page_size = 16384");
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.exec("CREATE TABLE t (entity TEXT, key TEXT, source TEXT, hash TEXT, vals TEXT, observed_at TEXT, run_id INTEGER)");
+  const insert = db.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)");
+  const at = new Date().toISOString();
+  const n = Math.min(rows, 100_000);
+  const t0 = performance.now();
+  for (let b = 0; b < n; b += 1000) {
+    db.transaction(() => {
+      for (let i = b; i < b + 1000; i++) {
+        const vals = `{"item_id":${i},"name":"Item ${i}","city":"Berlin","country":"DE","email":"item${i}@example.com","status":"active","qty":${i % 1000},"rank":${i % 97},"price":"12.34","updated_at":"2020-01-01T00:00:00"}`;
+        insert.run("item", String(i), "legacy", "0123456789abcdefghijklmnopq=", vals, at, 1);
+      }
+    })();
+  }
+  const seconds = (performance.now() - t0) / n / 1000;
+  db.close();
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+  return seconds;
+}
+
 /** One size, in its own process: prints one JSON line of figures. */
 async function child(rows: number) {
   const { loadProject, getJob } = await import("../../src/config/load.ts");
@@ -229,6 +262,7 @@ async function child(rows: number) {
   };
 
   const raw = rawReadHash(source, rows, hashRow);
+  const floor = stateWriteFloor(rows);
   const full = await sync();
   const none = await sync();
   const db = new Database(source);
@@ -249,6 +283,7 @@ async function child(rows: number) {
     JSON.stringify({
       rows,
       raw,
+      floor,
       full,
       none,
       some,
@@ -296,6 +331,7 @@ async function benchSync(sizes: number[]) {
   for (const r of results as {
     rows: number;
     raw: number;
+    floor: number;
     full: { seconds: number; extract: number; deliver: number };
     none: { seconds: number };
     some: { seconds: number };
@@ -324,6 +360,11 @@ async function benchSync(sizes: number[]) {
       `  (${(r.some.seconds / r.none.seconds).toFixed(2)} x no-change time; ${fmt(r.pushedOnChange)} pushed for ${fmt(r.changed)} changed)`,
     );
     console.log(`  peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+    const floorSeconds = 4 * r.floor * r.rows;
+    console.log(
+      `  state write floor: ${(r.floor * 1e6).toFixed(2)} µs per row into a table without indexes; four rows per new record`
+        + ` take ${floorSeconds.toFixed(2)} s alone, so a first sync reaches at most ${(r.raw / (r.raw + floorSeconds)).toFixed(2)} x limit`,
+    );
   }
   if (results.length >= 2) {
     const [a, b] = results as { rows: number; peakRssMb: number }[];
