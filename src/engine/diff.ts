@@ -16,9 +16,10 @@ export function hashRow(row: Readonly<Record<string, unknown>>, columns: readonl
   for (const c of columns) {
     const v = row[c];
     // JSON has no bigint (it throws) and writes NaN and Infinity as null: give them texts of their own.
+    // An absent column (undefined) is written as null, like a NULL.
     if (typeof v === "bigint") list.push({ bigint: String(v) });
     else if (typeof v === "number" && !Number.isFinite(v)) list.push({ number: String(v) });
-    else list.push(v === undefined ? null : v);
+    else list.push(v);
   }
   return hash("sha1", JSON.stringify(list), "base64");
 }

@@ -81,18 +81,22 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
   const columns = [...new Set(plans.flatMap((p) => p.from))];
   const keyPlan = plans[0]!;
 
+  /** One field's canonical value from the row; throws what its transform or type refuses. */
+  const evaluate = (p: FieldPlan, row: RawRow): Value =>
+    p.convert(
+      p.direct !== null
+        ? row[p.direct]
+        : p.from.length === 1
+          ? p.transform([row[p.from[0]!]])
+          : p.transform(p.from.map((c) => row[c])),
+    );
+
   const map = (row: RawRow): MapResult => {
     const values: Values = {};
     for (const p of plans) {
       let v: Value;
       try {
-        const raw =
-          p.direct !== null
-            ? row[p.direct]
-            : p.from.length === 1
-              ? p.transform([row[p.from[0]!]])
-              : p.transform(p.from.map((c) => row[c]));
-        v = p.convert(raw);
+        v = evaluate(p, row);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         const code = e instanceof DataError ? e.code : "DATA_BAD_VALUE";
@@ -118,8 +122,7 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
 
   const keyOf = (row: RawRow): string | null => {
     try {
-      const raw = keyPlan.direct !== null ? row[keyPlan.direct] : keyPlan.transform(keyPlan.from.map((c) => row[c]));
-      const v = keyPlan.convert(raw);
+      const v = evaluate(keyPlan, row);
       return v === null ? null : String(v);
     } catch {
       return null;

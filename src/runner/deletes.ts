@@ -15,7 +15,6 @@ import { loadGolden, writeGolden } from "../state/golden.repo.ts";
 import { enqueue, type OutboxWrite } from "../state/outbox.repo.ts";
 import { addCounts, zeroCounts } from "../state/runs.repo.ts";
 import {
-  countSnapshots,
   deleteSnapshots,
   loadOtherObservations,
   storedKeys,
@@ -44,10 +43,17 @@ export async function findMissing(db: Db, entity: string, source: string, seen: 
   return missing;
 }
 
-/** Applies the job's delete policy to the missing keys; returns how many records it deleted or flagged. */
-export async function applyDeletes(db: Db, ctx: DeleteContext, missing: readonly string[]): Promise<number> {
+/**
+ * Applies the job's delete policy to the missing keys, of the `total` records this source's snapshot
+ * holds; returns how many records it deleted or flagged.
+ */
+export async function applyDeletes(
+  db: Db,
+  ctx: DeleteContext,
+  missing: readonly string[],
+  total: number,
+): Promise<number> {
   if (missing.length === 0 || ctx.policy === "ignore") return 0;
-  const total = await countSnapshots(db, ctx.entity, ctx.source);
   if (!ctx.allowMassDelete && missing.length > ctx.maxShare * total) {
     throw new FatalError(
       "MASS_DELETE_REFUSED",

@@ -197,6 +197,7 @@ export async function runJob(
               onPlanned: options.onPlanned,
             },
             missing,
+            count,
           );
           const after = await getRun(db, runId);
           totals.deleted += (after?.deleted ?? 0) - (before?.deleted ?? 0);
