@@ -2,6 +2,7 @@
 // `npm run lint` checks, `npm run format` fixes.
 import js from "@eslint/js";
 import stylistic from "@stylistic/eslint-plugin";
+import { createNodeResolver, importX } from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -21,6 +22,37 @@ export default tseslint.config(
       "@stylistic/quote-props": ["error", "as-needed"],
       "@stylistic/member-delimiter-style": "error",
       "no-control-regex": "off",
+    },
+  },
+  // The shape of src/: no import cycle; the configuration layer knows no connector (it is given the
+  // registries), and the pure core reads nothing and writes nothing.
+  {
+    files: ["src/**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: {
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js"] })],
+    },
+    rules: {
+      "import-x/no-cycle": ["error", { ignoreExternal: true }],
+      "import-x/no-restricted-paths": [
+        "error",
+        {
+          zones: [
+            {
+              target: "./src/config",
+              from: ["./src/sources", "./src/destinations", "./src/runner", "./src/delivery", "./src/state", "./src/http"],
+              message: "config/ is given the connectors through the registries (src/project.ts); it imports none",
+            },
+            {
+              target: "./src/engine",
+              from: ["./src/state", "./src/sources", "./src/destinations", "./src/runner", "./src/delivery", "./src/http"],
+              message: "engine/ is the pure core: plain values in, plain values out",
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -4,7 +4,7 @@
  * the mapping would reject, and warnings such as a database login that could write.
  */
 import type { Command } from "commander";
-import { findProjectFile, getJob, loadProject } from "../config/load.ts";
+import { findProjectFile, getJob, loadProject } from "../project.ts";
 import { compileMapping } from "../engine/map.ts";
 import { ConfigError, ExitCode } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -28,7 +28,7 @@ export function kindOf(value: unknown): string {
 
 async function sample(job: ReturnType<typeof getJob>, project: ReturnType<typeof loadProject>, limit: number, keyColumn: string) {
   const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
-  const source = sources[job.config.source.type]!.create(job.config.source, {
+  const source = sources.get(job.config.source.type).create(job.config.source, {
     baseDir: project.dir,
     connections: project.config.connections,
     env: project.env,

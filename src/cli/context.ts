@@ -1,5 +1,5 @@
 /** What every command needs: the project, the state store, the destinations, a logger. */
-import { findProjectFile, loadProject, type Project } from "../config/load.ts";
+import { findProjectFile, loadProject, type Project } from "../project.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { destinations as registry } from "../destinations/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -32,7 +32,7 @@ export function createDestinations(
   const out = new Map<string, Destination>();
   for (const [name, config] of Object.entries(project.config.destinations)) {
     if (only && !only.includes(name)) continue;
-    const definition = registry[config.type]!;
+    const definition = registry.get(config.type);
     out.set(name, definition.create(name, config, { log, env: project.env, baseDir: project.dir }));
   }
   return out;

@@ -1,16 +1,11 @@
 /** `ferry validate`: every configuration file checked, every problem listed with its file and line. */
 import path from "node:path";
 import type { Command } from "commander";
-import { jobSchema } from "../config/job.schema.ts";
 import { writeJsonSchemas } from "../config/json-schema.ts";
-import { findProjectFile, validateProject } from "../config/load.ts";
-import { mappingSchema } from "../config/mapping.schema.ts";
-import { projectSchema } from "../config/project.schema.ts";
+import { configSchemas, findProjectFile, validateProject } from "../project.ts";
 import { ExitCode } from "../errors.ts";
 import type { GlobalOptions } from "./context.ts";
 import { printJson } from "./output.ts";
-
-export const CONFIG_SCHEMAS = { project: projectSchema, job: jobSchema, mapping: mappingSchema };
 
 export function registerValidateCommand(program: Command, globals: () => GlobalOptions) {
   program
@@ -21,7 +16,7 @@ export function registerValidateCommand(program: Command, globals: () => GlobalO
       const g = globals();
       const file = findProjectFile(g.config);
       const v = validateProject(file);
-      if (opts.schemas) await writeJsonSchemas(path.resolve(opts.schemas), CONFIG_SCHEMAS);
+      if (opts.schemas) await writeJsonSchemas(path.resolve(opts.schemas), configSchemas());
       if (g.json) {
         printJson({ ok: v.errors.length === 0, files: v.files, errors: v.errors.map((e) => e.toJSON()) });
       } else if (v.errors.length === 0) {

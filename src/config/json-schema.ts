@@ -56,6 +56,47 @@ export function subschemaAt(
   return node;
 }
 
+/**
+ * The paths of `data` whose schema marks them write-only: the credential fields (`secretRef`), wherever
+ * they appear. Where a union's branch cannot be told from the data, a value counts as a secret when any
+ * branch says so, so that a credential is never taken for plain text.
+ */
+export function secretPathsOf(root: JsonSchema, data: unknown): Segment[][] {
+  const found: Segment[][] = [];
+  const visit = (node: JsonSchema, value: unknown, path: Segment[]) => {
+    const branches = branchesFor(root, node, value);
+    if (typeof value === "string") {
+      if (branches.some((b) => b.writeOnly === true)) found.push(path);
+      return;
+    }
+    if (value === null || typeof value !== "object") return;
+    for (const [key, item] of Object.entries(value)) {
+      const segment = Array.isArray(value) ? Number(key) : key;
+      for (const branch of branches) {
+        const sub = child(branch, segment);
+        if (sub) visit(sub, item, [...path, segment]);
+      }
+    }
+  };
+  visit(root, data, []);
+  const unique = new Map(found.map((p) => [JSON.stringify(p), p]));
+  return [...unique.values()];
+}
+
+/** The branches of `node` that may describe `value`: all of a union's, or those its discriminator picks. */
+function branchesFor(root: JsonSchema, node: JsonSchema, value: unknown, depth = 0): JsonSchema[] {
+  const s = resolve(root, node);
+  const variants = (s.anyOf ?? s.oneOf)?.map((v) => resolve(root, v));
+  const parts = s.allOf?.map((v) => resolve(root, v)) ?? [];
+  if (!variants || depth > 8) return [s, ...parts];
+  const discriminator = discriminatorOf(root, variants);
+  const chosen = discriminator && (value as Record<string, unknown> | null)?.[discriminator.key];
+  const matching = discriminator
+    ? variants.filter((v) => literals(root, v.properties?.[discriminator.key])?.includes(chosen as string))
+    : variants;
+  return [s, ...parts, ...matching.flatMap((v) => branchesFor(root, v, value, depth + 1))];
+}
+
 /** The keys allowed in the mapping at `path`, when the schema lists them. */
 export function allowedKeys(root: JsonSchema, path: readonly Segment[], data: unknown): string[] | undefined {
   const node = subschemaAt(root, path, data);

@@ -1,20 +1,22 @@
 /**
  * Loads a project: `ferry.yaml`, every `jobs/*.yaml` and `mappings/*.yaml`, each validated against its
  * schema, then checked against each other (a job's mapping exists, its source is in the mapping, its
- * connection and destinations are declared...). Past this loader, code trusts its configuration.
+ * destinations are declared...) and by each connector's own `validate` hook. Past this loader, code trusts
+ * its configuration. The schemas come from the connectors given (the registries); this layer knows none.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isMap, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { compileMapping } from "../engine/map.ts";
-import { assertReadOnlyQuery } from "../sources/sql/read-only.ts";
 import { ConfigError, type ConfigLocation, formatLocation } from "../errors.ts";
-import { type JobConfig, jobSchema } from "./job.schema.ts";
+import type { ConnectorRegistry, ConnectorSpec, SourceSpec } from "./connector.ts";
+import { type JobConfig, jobSchemaFor } from "./job.schema.ts";
+import { inputJsonSchema, type JsonSchema, secretPathsOf } from "./json-schema.ts";
 import { type MappingConfig, mappingSchema } from "./mapping.schema.ts";
-import { type ProjectConfig, projectSchema } from "./project.schema.ts";
+import { type ProjectConfig, projectSchemaFor } from "./project.schema.ts";
 import { resolveSecret, resolveTree } from "./secrets.ts";
-import { parseConfigFile } from "./yaml.ts";
+import { formatPath, parseConfigFile } from "./yaml.ts";
 
 export interface LoadedJob {
   name: string;
@@ -39,31 +41,22 @@ export interface Project {
 
 export const PROJECT_FILE = "ferry.yaml";
 
-/** Credential fields stay references after loading; destinations resolve them into `Secret`s. */
-const DESTINATION_SECRETS = [
-  "token",
-  "oauth.client_secret",
-  "oauth.refresh_token",
-  "oauth.private_key",
-  "auth.token",
-  "auth.password",
-  "auth.value",
-  "auth.client_secret",
-  "target.sftp.password",
-  "target.sftp.private_key",
-  "target.sftp.passphrase",
-];
+/** The connectors a project may use: what the schemas and checks are built from. */
+export interface Connectors {
+  sources: ConnectorRegistry<SourceSpec>;
+  destinations: ConnectorRegistry<ConnectorSpec>;
+}
 
-const SECRET_PATHS = [
-  ...DESTINATION_SECRETS.map((p) => `destinations.*.${p}`),
-  "connections.*.url",
-  "connections.*.password",
-  "source.login.username",
-  "source.login.password",
-  "source.password",
-  "source.private_key",
-  "source.passphrase",
-];
+/** The schemas of the three kinds of configuration file, for the loader and for editors (JSON Schema). */
+export function configSchemas(connectors: Connectors) {
+  return {
+    project: projectSchemaFor(connectors.sources.list(), connectors.destinations.list()),
+    job: jobSchemaFor(connectors.sources.list()),
+    mapping: mappingSchema,
+  };
+}
+
+type Schemas = ReturnType<typeof configSchemas>;
 
 /** The line and column of a dotted path in a YAML file, for errors found after schema validation. */
 export function locate(dir: string, file: string, fieldPath: string): ConfigLocation {
@@ -87,11 +80,19 @@ export function locate(dir: string, file: string, fieldPath: string): ConfigLoca
   }
 }
 
+const jsonSchemas = new WeakMap<z.ZodType, JsonSchema>();
+
+/**
+ * Reads a file, checks it against its schema and resolves the references in its values, except in its
+ * credential fields (write-only in the schema, wherever they appear): those stay references until a
+ * connector resolves them into `Secret`s. A reference that cannot resolve is reported now, with its line.
+ */
 function readValidated<S extends z.ZodType>(
   dir: string,
   file: string,
   schema: S,
   env: NodeJS.ProcessEnv,
+  errors: ConfigError[],
 ): z.output<S> {
   const full = path.join(dir, file);
   let text: string;
@@ -106,7 +107,30 @@ function readValidated<S extends z.ZodType>(
     );
   }
   const parsed = parseConfigFile(file, text, schema);
-  return withLine(dir, file, () => resolveTree(parsed, { env, baseDir: dir, where: { file } }, SECRET_PATHS));
+  let json = jsonSchemas.get(schema);
+  if (!json) jsonSchemas.set(schema, (json = inputJsonSchema(schema)));
+  const secrets = secretPathsOf(json, parsed);
+  const keys = new Set(secrets.map((p) => formatPath(p)));
+  for (const secret of secrets) {
+    const reference = secret.reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], parsed);
+    const where = { file, path: formatPath(secret) };
+    attempt(errors, () => withLine(dir, file, () => resolveSecret(reference as string, { env, baseDir: dir, where })));
+  }
+  const isSecret = (p: readonly (string | number)[]) => keys.has(formatPath(p));
+  return withLine(dir, file, () => resolveTree(parsed, { env, baseDir: dir, where: { file } }, isSecret));
+}
+
+/** Runs `fn`; a ConfigError it throws is collected and undefined returned, anything else thrown on. */
+function attempt<T>(errors: ConfigError[], fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      errors.push(e);
+      return undefined;
+    }
+    throw e;
+  }
 }
 
 /** Reference errors know the field but not its line: adds the line, so every ConfigError names both. */
@@ -148,10 +172,10 @@ export function findProjectFile(given?: string): string {
 
 /**
  * Loads and cross-checks the whole project. Every problem is a ConfigError naming the file, line and
- * field; the first one found is thrown (`ferry validate` collects them all with `validateProject`).
+ * field; the first one found is thrown (`ferry validate` collects them all with `validateProjectWith`).
  */
-export function loadProject(projectFile: string, env: NodeJS.ProcessEnv = process.env): Project {
-  const issues = collect(projectFile, env);
+export function loadProjectWith(connectors: Connectors, projectFile: string, env: NodeJS.ProcessEnv = process.env): Project {
+  const issues = collect(connectors, projectFile, env);
   if (issues.errors.length > 0) throw issues.errors[0]!;
   return issues.project!;
 }
@@ -162,53 +186,47 @@ export interface Validation {
   errors: ConfigError[];
 }
 
-export function validateProject(projectFile: string, env: NodeJS.ProcessEnv = process.env): Validation {
-  return collect(projectFile, env);
+export function validateProjectWith(
+  connectors: Connectors,
+  projectFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Validation {
+  return collect(connectors, projectFile, env);
 }
 
-function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
+/** What the checks of one project share while it loads. */
+interface Loading {
+  connectors: Connectors;
+  schemas: Schemas;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  errors: ConfigError[];
+  files: string[];
+}
+
+function collect(connectors: Connectors, projectFile: string, env: NodeJS.ProcessEnv): Validation {
   const dir = path.dirname(projectFile);
-  const errors: ConfigError[] = [];
-  const files: string[] = [PROJECT_FILE];
-  const attempt = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        errors.push(e);
-        return undefined;
-      }
-      throw e;
-    }
-  };
-  const config = attempt(() => readValidated(dir, path.basename(projectFile), projectSchema, env));
+  const loading: Loading = { connectors, schemas: configSchemas(connectors), dir, env, errors: [], files: [PROJECT_FILE] };
+  const { errors, files } = loading;
+  const file = path.basename(projectFile);
+  const config = attempt(errors, () => readValidated(dir, file, loading.schemas.project, env, errors));
   if (!config) return { project: null, files, errors };
-  // Credentials stay references until a destination is created, but one that cannot resolve is a
-  // configuration error now: found by `validate`, and before a run writes anything.
   for (const [name, d] of Object.entries(config.destinations)) {
-    const file = path.basename(projectFile);
-    for (const field of DESTINATION_SECRETS) {
-      const reference = field.split(".").reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], d);
-      if (typeof reference !== "string") continue;
-      const where = { file, path: `destinations.${name}.${field}` };
-      attempt(() => withLine(dir, file, () => resolveSecret(reference, { env, baseDir: dir, where })));
-    }
+    const spec = connectors.destinations.get(d.type);
+    const at = (field: string) => locate(dir, file, `destinations.${name}.${field}`);
+    errors.push(...(spec.validate?.(d, { project: config, at }) ?? []));
   }
+  const mappings = loadMappings(loading, config);
+  const jobs = loadJobs(loading, config, mappings);
+  return { project: { dir, file: projectFile, config, jobs, mappings, env }, files, errors };
+}
 
-  for (const [name, c] of Object.entries(config.connections)) {
-    const file = path.basename(projectFile);
-    for (const field of ["url", "password"] as const) {
-      const reference = c.dialect === "sqlite" ? undefined : c[field];
-      if (reference === undefined) continue;
-      const where = { file, path: `connections.${name}.${field}` };
-      attempt(() => withLine(dir, file, () => resolveSecret(reference, { env, baseDir: dir, where })));
-    }
-  }
-
+function loadMappings(loading: Loading, config: ProjectConfig): Map<string, LoadedMapping> {
+  const { dir, env, errors } = loading;
   const mappings = new Map<string, LoadedMapping>();
   for (const file of yamlFiles(dir, config.mappings_dir)) {
-    files.push(file);
-    const m = attempt(() => readValidated(dir, file, mappingSchema, env));
+    loading.files.push(file);
+    const m = attempt(errors, () => readValidated(dir, file, loading.schemas.mapping, env, errors));
     if (!m) continue;
     if (mappings.has(m.entity)) {
       errors.push(
@@ -221,131 +239,96 @@ function collect(projectFile: string, env: NodeJS.ProcessEnv): Validation {
       continue;
     }
     for (const source of Object.keys(m.sources)) {
-      attempt(() => {
+      attempt(errors, () => {
         try {
           compileMapping(m, source);
         } catch (e) {
-          throw new ConfigError(
-            "CONFIG_BAD_TRANSFORM",
-            (e as Error).message,
-            locate(dir, file, `sources.${source}`),
-          );
+          throw new ConfigError("CONFIG_BAD_TRANSFORM", (e as Error).message, locate(dir, file, `sources.${source}`));
         }
       });
     }
-    for (const [name, d] of Object.entries(m.destinations)) {
-      if (!config.destinations[name]) {
-        errors.push(
-          new ConfigError(
-            "CONFIG_UNKNOWN_DESTINATION",
-            `no destination named "${name}" in ${PROJECT_FILE}: the destinations are ${Object.keys(config.destinations).join(", ") || "(none)"}`,
-            locate(dir, file, `destinations.${name}`),
-          ),
-        );
-      }
-      void d;
+    for (const name of Object.keys(m.destinations)) {
+      if (config.destinations[name]) continue;
+      errors.push(
+        new ConfigError(
+          "CONFIG_UNKNOWN_DESTINATION",
+          `no destination named "${name}" in ${PROJECT_FILE}: the destinations are ${Object.keys(config.destinations).join(", ") || "(none)"}`,
+          locate(dir, file, `destinations.${name}`),
+        ),
+      );
     }
     mappings.set(m.entity, { file, config: m });
   }
+  return mappings;
+}
 
+function loadJobs(loading: Loading, config: ProjectConfig, mappings: Map<string, LoadedMapping>): Map<string, LoadedJob> {
+  const { dir, env, errors } = loading;
   const jobs = new Map<string, LoadedJob>();
   for (const file of yamlFiles(dir, config.jobs_dir)) {
-    files.push(file);
-    const job = attempt(() => readValidated(dir, file, jobSchema, env));
+    loading.files.push(file);
+    const job = attempt(errors, () => readValidated(dir, file, loading.schemas.job, env, errors));
     if (!job) continue;
     const name = path.basename(file).replace(/\.ya?ml$/, "");
-    if (job.source.type === "sftp") {
-      const sftp = job.source;
-      for (const field of ["password", "private_key", "passphrase"] as const) {
-        const reference = sftp[field];
-        if (reference === undefined) continue;
-        const where = { file, path: `source.${field}` };
-        attempt(() => withLine(dir, file, () => resolveSecret(reference, { env, baseDir: dir, where })));
-      }
-    }
-    const login = job.source.type === "scrape" ? job.source.login : undefined;
-    if (login) {
-      // As with destination tokens: kept as references, but one that cannot resolve is caught now.
-      for (const field of ["username", "password"] as const) {
-        const where = { file, path: `source.login.${field}` };
-        attempt(() => withLine(dir, file, () => resolveSecret(login[field], { env, baseDir: dir, where })));
-      }
-    }
-    const where = (p: string) => locate(dir, file, p);
     const mapping = mappings.get(job.mapping);
     if (!mapping) {
+      const reported = errors.some((e) => e.location?.file.startsWith(config.mappings_dir));
       errors.push(
         new ConfigError(
           "CONFIG_UNKNOWN_MAPPING",
           `no valid mapping for entity "${job.mapping}": the valid mappings are ${[...mappings.keys()].join(", ") || "(none)"}${
-            errors.some((e) => e.location?.file.startsWith(config.mappings_dir)) ? " (a mapping with errors is reported above)" : ""
+            reported ? " (a mapping with errors is reported above)" : ""
           }`,
-          where("mapping"),
+          locate(dir, file, "mapping"),
         ),
       );
       continue;
     }
-    const m = mapping.config;
-    if (!m.sources[job.as]) {
-      errors.push(
-        new ConfigError(
-          "CONFIG_UNKNOWN_SOURCE",
-          `mapping ${mapping.file} has no source "${job.as}": it has ${Object.keys(m.sources).join(", ")}`,
-          where("as"),
-        ),
-      );
-    }
-    const connection = job.source.type === "sql" ? config.connections[job.source.connection] : undefined;
-    if (job.source.type === "sql" && connection) {
-      // Refused here too, so `ferry validate` finds a writing query with its file and line.
-      const query = job.source.query;
-      attempt(() => assertReadOnlyQuery(query, connection.dialect, where("source.query")));
-    }
-    if (job.source.type === "sql" && !connection) {
-      errors.push(
-        new ConfigError(
-          "CONFIG_UNKNOWN_CONNECTION",
-          `no connection named "${job.source.connection}" in ${PROJECT_FILE}: the connections are ${Object.keys(config.connections).join(", ") || "(none)"}`,
-          where("source.connection"),
-        ),
-      );
-    }
-    for (const d of job.destinations ?? []) {
-      if (!m.destinations[d])
-        errors.push(
-          new ConfigError(
-            "CONFIG_UNKNOWN_DESTINATION",
-            `mapping ${mapping.file} has no destination "${d}"`,
-            where("destinations"),
-          ),
-        );
-    }
-    for (const rule of job.filter) {
-      if (!m.fields[rule.field])
-        errors.push(
-          new ConfigError(
-            "CONFIG_UNKNOWN_FIELD",
-            `filter names "${rule.field}", which is not a field of ${m.entity}`,
-            where("filter"),
-          ),
-        );
-    }
-    if (job.deletes.policy === "archive") {
-      for (const [name, d] of Object.entries(m.destinations)) {
-        if (!d.archive_property) {
-          errors.push(
-            new ConfigError(
-              "CONFIG_ARCHIVE_NEEDS_PROPERTY",
-              `delete policy archive needs destinations.${name}.archive_property in ${mapping.file}: the property set on archived records`,
-              where("deletes.policy"),
-            ),
-          );
-        }
-      }
-    }
+    errors.push(...checkJob(loading, config, file, job, mapping));
     jobs.set(name, { name, file, config: job });
   }
-  return { project: { dir, file: projectFile, config, jobs, mappings, env }, files, errors };
+  return jobs;
+}
+
+/** A job against its mapping and the project: every problem found. */
+function checkJob(loading: Loading, config: ProjectConfig, file: string, job: JobConfig, mapping: LoadedMapping): ConfigError[] {
+  const where = (p: string) => locate(loading.dir, file, p);
+  const m = mapping.config;
+  const problems: ConfigError[] = [];
+  if (!m.sources[job.as]) {
+    problems.push(
+      new ConfigError(
+        "CONFIG_UNKNOWN_SOURCE",
+        `mapping ${mapping.file} has no source "${job.as}": it has ${Object.keys(m.sources).join(", ")}`,
+        where("as"),
+      ),
+    );
+  }
+  const source = loading.connectors.sources.get(job.source.type);
+  problems.push(...(source.validate?.(job.source, { project: config, at: (field) => where(`source.${field}`) }) ?? []));
+  for (const d of job.destinations ?? []) {
+    if (!m.destinations[d])
+      problems.push(new ConfigError("CONFIG_UNKNOWN_DESTINATION", `mapping ${mapping.file} has no destination "${d}"`, where("destinations")));
+  }
+  for (const rule of job.filter) {
+    if (!m.fields[rule.field])
+      problems.push(
+        new ConfigError("CONFIG_UNKNOWN_FIELD", `filter names "${rule.field}", which is not a field of ${m.entity}`, where("filter")),
+      );
+  }
+  if (job.deletes.policy === "archive") {
+    for (const [name, d] of Object.entries(m.destinations)) {
+      if (d.archive_property) continue;
+      problems.push(
+        new ConfigError(
+          "CONFIG_ARCHIVE_NEEDS_PROPERTY",
+          `delete policy archive needs destinations.${name}.archive_property in ${mapping.file}: the property set on archived records`,
+          where("deletes.policy"),
+        ),
+      );
+    }
+  }
+  return problems;
 }
 
 export function getJob(project: Project, name: string): LoadedJob {

@@ -3,24 +3,37 @@
  * feed. Credentials appear here only as references (`${env:NAME}`, `${file:PATH}`).
  */
 import { z } from "zod";
-import { fileDestinationSchema } from "../destinations/file/file.config.ts";
-import { hubspotDestinationSchema } from "../destinations/hubspot/hubspot.config.ts";
-import { restDestinationSchema } from "../destinations/rest/rest.config.ts";
-import { salesforceDestinationSchema } from "../destinations/salesforce/salesforce.config.ts";
-import { sqlConnectionSchema } from "../sources/sql/sql.config.ts";
+import { type ConnectorSpec, oneOfTypes, type SourceSpec } from "./connector.ts";
 
 export const stateSchema = z.union([
   z.strictObject({ path: z.string().min(1).describe("SQLite state file, relative to ferry.yaml.") }),
   z.strictObject({ url: z.string().min(1).describe("PostgreSQL URL, e.g. ${env:FERRY_STATE_URL}.") }),
 ]);
 
-export const projectSchema = z.strictObject({
-  state: stateSchema.default({ path: ".ferry/state.db" }),
-  jobs_dir: z.string().default("jobs"),
-  mappings_dir: z.string().default("mappings"),
-  connections: z.record(z.string(), sqlConnectionSchema).default({}),
-  destinations: z.record(z.string(), z.discriminatedUnion("type", [hubspotDestinationSchema, salesforceDestinationSchema, restDestinationSchema, fileDestinationSchema])).default({}),
-});
+/** A destination's block in ferry.yaml: `type` names a registered destination, whose schema checked the rest. */
+export type DestinationConfig = { type: string } & Record<string, unknown>;
+/** A `connections:` entry: `dialect` names what the source that reads through it connects to. */
+export type ConnectionConfig = { dialect: string } & Record<string, unknown>;
 
-export type ProjectConfig = z.output<typeof projectSchema>;
+/** The schema of ferry.yaml, its `connections:` and `destinations:` taken from the registered connectors. */
+export function projectSchemaFor(sources: readonly SourceSpec[], destinations: readonly ConnectorSpec[]) {
+  const connectionSchemas = sources.flatMap((s) => (s.connectionSchema ? [s.connectionSchema] : []));
+  const connection: z.ZodType<ConnectionConfig> =
+    connectionSchemas.length === 0
+      ? z.never({ error: "no registered source reads through connections" })
+      : connectionSchemas.length === 1
+        ? (connectionSchemas[0] as z.ZodType<ConnectionConfig>)
+        : oneOfTypes<ConnectionConfig>(connectionSchemas, "dialect");
+  return z.strictObject({
+    state: stateSchema.default({ path: ".ferry/state.db" }),
+    jobs_dir: z.string().default("jobs"),
+    mappings_dir: z.string().default("mappings"),
+    connections: z.record(z.string(), connection).default({}),
+    destinations: z
+      .record(z.string(), oneOfTypes<DestinationConfig>(destinations.map((d) => d.configSchema), "type"))
+      .default({}),
+  });
+}
+
+export type ProjectConfig = z.output<ReturnType<typeof projectSchemaFor>>;
 export type StateConfig = z.output<typeof stateSchema>;

@@ -141,17 +141,24 @@ export function resolveSecret(reference: string, ctx: ResolveContext): Secret {
 
 type Segment = string | number;
 
+function matcher(secretPaths: readonly string[]) {
+  const patterns = secretPaths.map((pattern) => pattern.split("."));
+  return (path: readonly Segment[]) =>
+    patterns.some((p) => p.length === path.length && p.every((part, i) => part === "*" || part === String(path[i])));
+}
+
 /**
  * Returns a copy of a validated configuration with the references in every string resolved. Strings at
- * `secretPaths` (dotted, `*` for any key or index: `destinations.*.token`) are left as references, so that
- * no resolved credential sits in a plain object someone may log: resolve them with `resolveSecret`.
+ * `secretPaths` (dotted, `*` for any key or index: `destinations.*.token`; or a test of a path) are left as
+ * references, so that no resolved credential sits in a plain object someone may log: resolve them with
+ * `resolveSecret`.
  */
-export function resolveTree<T>(value: T, ctx: ResolveContext, secretPaths: readonly string[] = []): T {
-  const patterns = secretPaths.map((pattern) => pattern.split("."));
-  const isSecret = (path: readonly Segment[]) =>
-    patterns.some(
-      (p) => p.length === path.length && p.every((part, i) => part === "*" || part === String(path[i])),
-    );
+export function resolveTree<T>(
+  value: T,
+  ctx: ResolveContext,
+  secretPaths: readonly string[] | ((path: readonly Segment[]) => boolean) = [],
+): T {
+  const isSecret = typeof secretPaths === "function" ? secretPaths : matcher(secretPaths);
   const walk = (node: unknown, path: Segment[]): unknown => {
     if (typeof node === "string") {
       if (isSecret(path)) return node;

@@ -2,7 +2,7 @@
  * The contract every destination implements. The delivery layer hands a destination a batch of outbox
  * items no larger than it declared and gets one result per item back: one bad record never fails the rest.
  */
-import type { z } from "zod";
+import type { ConnectorSpec } from "../config/connector.ts";
 import type { Values } from "../engine/types.ts";
 import { type ResolveContext, resolveSecret, type Secret } from "../config/secrets.ts";
 import { describeError, FerryError, PermanentError, TransientError } from "../errors.ts";
@@ -72,9 +72,11 @@ export interface DestinationContext {
   baseDir: string;
 }
 
-export interface DestinationDefinition<C = unknown> {
-  type: string;
-  configSchema: z.ZodType<C>;
+/**
+ * A destination connector, said once: its block of ferry.yaml's `destinations:` (schema, checks: see
+ * `ConnectorSpec`) and its constructor. Registered in `registry.ts`.
+ */
+export interface DestinationDefinition<C = unknown> extends ConnectorSpec<C> {
   create(name: string, config: C, context: DestinationContext): Destination;
 }
 

@@ -100,7 +100,7 @@ export async function runJob(
       return null;
     }
   };
-  const definition = sources[cfg.source.type]!;
+  const definition = sources.get(cfg.source.type);
   const log = options.log.child({ job: job.name, source: cfg.as });
   const startedAt = now().toISOString();
   const source: Source =

@@ -18,7 +18,7 @@ import {
   TOKEN,
 } from "../../test/cli/project.ts";
 import { createDestinations } from "../cli/context.ts";
-import { loadProject } from "../config/load.ts";
+import { loadProject } from "../project.ts";
 import { silentLogger } from "../log.ts";
 import type { RunResult } from "../runner/run-job.ts";
 import type { RunRow } from "../state/runs.repo.ts";

@@ -77,7 +77,7 @@ export function startService(options: ServiceOptions): Service {
   const again = new Set<string>();
   const kickers = new Map<string, () => void>();
   for (const [name, job] of project.jobs) {
-    const source = sources[job.config.source.type]!.create(job.config.source, {
+    const source = sources.get(job.config.source.type).create(job.config.source, {
       baseDir: project.dir,
       connections: project.config.connections,
       env: project.env,

@@ -2,11 +2,11 @@
  * The contract every source implements. A source is an async generator of batches: pull-based, so the
  * engine's pace is the source's pace and memory depends on the batch size, never on the table or file.
  */
-import type { z } from "zod";
+import type { SourceSpec, SyncMode } from "../config/connector.ts";
 import type { DataError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
-export type SyncMode = "snapshot" | "cursor";
+export type { SyncMode };
 
 /** Where a cursor-mode read resumes: the last (cursor, key) committed, compared inclusively. */
 export interface CursorPosition {
@@ -118,10 +118,10 @@ export interface SourceContext {
   artifactsDir?: string;
 }
 
-export interface SourceDefinition<C = unknown> {
-  type: string;
-  /** The `source:` block of a job of this type (with `type` as its discriminator). */
-  configSchema: z.ZodType<C>;
-  modes: readonly SyncMode[];
+/**
+ * A source connector, said once: what the configuration layer needs (its `source:` block schema, its
+ * modes, its checks: see `SourceSpec`) and its constructor. Registered in `registry.ts`.
+ */
+export interface SourceDefinition<C = unknown> extends SourceSpec<C> {
   create(config: C, context: SourceContext): Source;
 }

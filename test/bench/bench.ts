@@ -223,7 +223,7 @@ function stateWriteFloor(rows: number): number {
 
 /** One size, in its own process: prints one JSON line of figures. */
 async function child(rows: number) {
-  const { loadProject, getJob } = await import("../../src/config/load.ts");
+  const { loadProject, getJob } = await import("../../src/project.ts");
   const { openStateStore } = await import("../../src/state/store.ts");
   const { runJob } = await import("../../src/runner/run-job.ts");
   const { deliverAll } = await import("../../src/delivery/deliver.ts");

@@ -95,7 +95,7 @@ async function rawRate(file: string): Promise<number> {
 
 async function child(rows: number) {
   const file = csvPath(rows);
-  const { loadProject, getJob } = await import("../../src/config/load.ts");
+  const { loadProject, getJob } = await import("../../src/project.ts");
   const { openStateStore } = await import("../../src/state/store.ts");
   const { runJob } = await import("../../src/runner/run-job.ts");
   const { silentLogger } = await import("../../src/log.ts");

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { startHubSpotEmulator } from "../../fixtures/hubspot-emulator/emulator.ts";
 import { startSalesforceEmulator } from "../../fixtures/salesforce-emulator/emulator.ts";
 import { createDestinations } from "../../src/cli/context.ts";
-import { loadProject } from "../../src/config/load.ts";
+import { loadProject } from "../../src/project.ts";
 import { deliverAll } from "../../src/delivery/deliver.ts";
 import { silentLogger } from "../../src/log.ts";
 import { enqueue, type OutboxWrite } from "../../src/state/outbox.repo.ts";

@@ -15,7 +15,7 @@ import {
   startHubSpotEmulator,
 } from "../../fixtures/hubspot-emulator/emulator.ts";
 import { createDestinations } from "../../src/cli/context.ts";
-import { getJob, loadProject, type Project } from "../../src/config/load.ts";
+import { getJob, loadProject, type Project } from "../../src/project.ts";
 import { type DeliverOptions, type DeliveryTally, deliverAll } from "../../src/delivery/deliver.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type RunOptions, type RunResult, runJob } from "../../src/runner/run-job.ts";

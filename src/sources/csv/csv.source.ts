@@ -107,5 +107,7 @@ export const csvSource: SourceDefinition<CsvSourceConfig> = {
   type: "csv",
   configSchema: csvSourceSchema,
   modes: ["snapshot"],
+  modesNote: "a file is read whole",
+  columnsFrom: "file",
   create: createCsvSource,
 };

@@ -123,5 +123,7 @@ export const folderSource: SourceDefinition<FolderSourceConfig> = {
   type: "folder",
   configSchema: folderSourceSchema,
   modes: ["snapshot"],
+  modesNote: "a file is read whole",
+  columnsFrom: "file",
   create: createFolderSource,
 };

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { jobSchema } from "../../config/job.schema.ts";
+import type { z } from "zod";
+import { configSchemas } from "../../project.ts";
+import type { ScrapeSourceConfig } from "./scrape.config.ts";
 import { type ConfigIssue, parseConfigFile } from "../../config/yaml.ts";
 import { ConfigError } from "../../errors.ts";
+
+/** The job schema built from the registry; the source block typed as this connector's own. */
+const jobSchema = configSchemas().job as unknown as z.ZodType<{ source: ScrapeSourceConfig }>;
 
 const job = (source: string, extra = "") => `source:
   type: scrape

@@ -92,5 +92,7 @@ export const scrapeSource: SourceDefinition<ScrapeSourceConfig> = {
   type: "scrape",
   configSchema: scrapeSourceSchema,
   modes: ["snapshot"],
+  modesNote: "a scraped web UI is read whole on every run",
+  columnsFrom: "recipe",
   create: createScrapeSource,
 };

@@ -105,5 +105,7 @@ export const sftpSource: SourceDefinition<SftpSourceConfig> = {
   type: "sftp",
   configSchema: sftpSourceSchema,
   modes: ["snapshot"],
+  modesNote: "a file is read whole",
+  columnsFrom: "file",
   create: createSftpSource,
 };

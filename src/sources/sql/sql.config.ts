@@ -5,7 +5,10 @@
  */
 import { z } from "zod";
 import { durationSchema as duration } from "../../config/duration.ts";
+import type { ValidateContext } from "../../config/connector.ts";
 import { isSecretReference, secretRef } from "../../config/secrets.ts";
+import { ConfigError } from "../../errors.ts";
+import { assertReadOnlyQuery } from "./read-only.ts";
 
 const zone = z
   .string()
@@ -31,7 +34,9 @@ const url = z
     if (isSecretReference(value) || !URL.canParse(literal)) return true;
     return new URL(literal).password === "" || /:\$\{(env|file):[^}]*\}@/.test(value);
   }, "a literal password in a URL is not allowed: write the URL as ${env:NAME}, or its password as ${env:NAME}")
-  .describe("Connection URL, e.g. ${env:ERP_URL} or postgres://ferry:${env:ERP_PASSWORD}@erp-db:5432/erp.");
+  .describe("Connection URL, e.g. ${env:ERP_URL} or postgres://ferry:${env:ERP_PASSWORD}@erp-db:5432/erp.")
+  // A URL may hold a credential: it stays a reference until the source opens the connection.
+  .meta({ writeOnly: true });
 
 const tls = z
   .strictObject({
@@ -180,3 +185,28 @@ export type MssqlConnection = z.output<typeof mssqlConnectionSchema>;
 export type OracleConnection = z.output<typeof oracleConnectionSchema>;
 export type ServerConnection = PostgresConnection | MysqlConnection | MssqlConnection | OracleConnection;
 export type SqlSourceConfig = z.output<typeof sqlSourceSchema>;
+
+/**
+ * The checks of an sql source that need the project: its connection is declared, and its query only
+ * reads (refused here too, so `ferry validate` finds a writing query with its file and line).
+ */
+export function validateSqlSource(config: SqlSourceConfig, context: ValidateContext): ConfigError[] {
+  const connection = context.project.connections[config.connection] as SqlConnection | undefined;
+  if (!connection) {
+    const names = Object.keys(context.project.connections).join(", ") || "(none)";
+    return [
+      new ConfigError(
+        "CONFIG_UNKNOWN_CONNECTION",
+        `no connection named "${config.connection}" in ferry.yaml: the connections are ${names}`,
+        context.at("connection"),
+      ),
+    ];
+  }
+  try {
+    assertReadOnlyQuery(config.query, connection.dialect, context.at("query"));
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return [e];
+    throw e;
+  }
+}

@@ -22,7 +22,7 @@ import type { Dialect, Statement } from "./dialects/dialect.ts";
 import { dialects } from "./dialects/index.ts";
 import { lowerBound } from "./lookback.ts";
 import { assertReadOnlyQuery, maskSql } from "./read-only.ts";
-import { type SqlConnection, type SqlSourceConfig, sqlSourceSchema } from "./sql.config.ts";
+import { type SqlConnection, sqlConnectionSchema, type SqlSourceConfig, sqlSourceSchema, validateSqlSource } from "./sql.config.ts";
 
 /** Rows without a key cannot be applied; past this many the query is wrong, and the run says so. */
 export const NULL_KEY_LIMIT = 10_000;
@@ -380,5 +380,8 @@ export const sqlSource: SourceDefinition<SqlSourceConfig> = {
   type: "sql",
   configSchema: sqlSourceSchema,
   modes: ["snapshot", "cursor"],
+  columnsFrom: "query",
+  connectionSchema: sqlConnectionSchema,
+  validate: validateSqlSource,
   create: createSqlSource,
 };
