@@ -104,6 +104,70 @@ export interface SftpTargetOptions {
   log: Logger;
 }
 
+/** Where an SFTP target writes, for its messages. */
+interface SftpPlace {
+  /** `sftp://host:port`. */
+  server: string;
+  /** The folder on the server, for messages: `folder on sftp://host:port`. */
+  where: string;
+  config: SftpTargetConfig;
+}
+
+/** The classified errors of SftpSession, as a destination's. */
+function sftpError(e: unknown, connecting: boolean, { server, where, config }: SftpPlace): FerryError {
+  if (!(e instanceof FerryError)) {
+    return new TransientError("DEST_UNAVAILABLE", `${where}: ${(e as Error).message}. ${retryLater}`, { cause: e });
+  }
+  if (e.code.startsWith("DEST_")) return e;
+  const message = e.message.replace(/\. The next run retries$/, "");
+  switch (e.code) {
+    case "SOURCE_SFTP_HOST_KEY_MISMATCH":
+      return new PermanentError("DEST_SFTP_HOST_KEY_MISMATCH", message, { cause: e });
+    case "SOURCE_SFTP_LOGIN_REFUSED":
+      return new PermanentError("DEST_UNAUTHORIZED", `${message} of the destination's target`, { cause: e });
+    case "SOURCE_SFTP_NOT_FOUND":
+    case "SOURCE_SFTP_PERMISSION":
+      return folderError(where, message.replace(` on ${server}`, ""), `the login ${config.username}`, "target.sftp.folder", e);
+    default:
+      return new TransientError(connecting ? "DEST_UNREACHABLE" : "DEST_UNAVAILABLE", `${message}. ${retryLater}`, { cause: e });
+  }
+}
+
+/** Uploads the file under its temporary name and renames it over `name`; a failure removes the temporary file (best effort). */
+async function uploadAtomically(
+  s: SftpSession,
+  { server, config }: SftpPlace,
+  name: string,
+  render: () => Iterable<string>,
+  signal: AbortSignal,
+): Promise<void> {
+  const part = path.posix.join(config.folder, partialName(name));
+  let sent = 0;
+  const body = Readable.from(
+    (function* () {
+      for (const chunk of render()) {
+        signal.throwIfAborted();
+        const bytes = Buffer.from(chunk, "utf8");
+        sent += bytes.length;
+        yield bytes;
+      }
+    })(),
+  );
+  try {
+    const size = await s.upload(body, part, durationMs(config.transfer_timeout));
+    if (size !== sent) {
+      throw new TransientError(
+        "DEST_SFTP_INCOMPLETE",
+        `${server} holds ${size} bytes of ${part}, not the ${sent} written: the file was not put in place. ${retryLater}`,
+      );
+    }
+    await s.rename(part, path.posix.join(config.folder, name), { replace: true });
+  } catch (e) {
+    await s.remove(part, { missingOk: true }).catch(() => {});
+    throw e;
+  }
+}
+
 /**
  * A folder on an SFTP server. The connection opens on the first file, is reused for the next ones, and is
  * opened again when it dropped in between: a write on a reused connection that fails as transient is tried
@@ -111,38 +175,17 @@ export interface SftpTargetOptions {
  */
 export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions): FileTarget {
   const server = `sftp://${config.host}:${config.port}`;
-  const where = `${config.folder} on ${server}`;
+  const place: SftpPlace = { server, where: `${config.folder} on ${server}`, config };
   const log = options.log.child({ sftp: `${server}${config.folder}` });
-  const remote = (name: string) => path.posix.join(config.folder, name);
   let session: SftpSession | null = null;
   let folderReady = false;
-
-  /** The classified errors of SftpSession, as a destination's. */
-  const asDestinationError = (e: unknown, connecting: boolean): FerryError => {
-    if (!(e instanceof FerryError)) {
-      return new TransientError("DEST_UNAVAILABLE", `${where}: ${(e as Error).message}. ${retryLater}`, { cause: e });
-    }
-    if (e.code.startsWith("DEST_")) return e;
-    const message = e.message.replace(/\. The next run retries$/, "");
-    switch (e.code) {
-      case "SOURCE_SFTP_HOST_KEY_MISMATCH":
-        return new PermanentError("DEST_SFTP_HOST_KEY_MISMATCH", message, { cause: e });
-      case "SOURCE_SFTP_LOGIN_REFUSED":
-        return new PermanentError("DEST_UNAUTHORIZED", `${message} of the destination's target`, { cause: e });
-      case "SOURCE_SFTP_NOT_FOUND":
-      case "SOURCE_SFTP_PERMISSION":
-        return folderError(where, message.replace(` on ${server}`, ""), `the login ${config.username}`, "target.sftp.folder", e);
-      default:
-        return new TransientError(connecting ? "DEST_UNREACHABLE" : "DEST_UNAVAILABLE", `${message}. ${retryLater}`, { cause: e });
-    }
-  };
 
   const connect = async (): Promise<SftpSession> => {
     try {
       const where = { env: options.env, baseDir: options.baseDir, file: "ferry.yaml", path: `destinations.${options.destination}.target.sftp` };
       return await openSftpLogin(config, where, log);
     } catch (e) {
-      throw asDestinationError(e, true);
+      throw sftpError(e, true, place);
     }
   };
 
@@ -158,42 +201,18 @@ export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions)
       await s.mkdir(config.folder);
       folderReady = true;
     }
-    const part = remote(partialName(name));
-    let sent = 0;
-    const body = Readable.from(
-      (function* () {
-        for (const chunk of render()) {
-          signal.throwIfAborted();
-          const bytes = Buffer.from(chunk, "utf8");
-          sent += bytes.length;
-          yield bytes;
-        }
-      })(),
-    );
-    try {
-      const size = await s.upload(body, part, durationMs(config.transfer_timeout));
-      if (size !== sent) {
-        throw new TransientError(
-          "DEST_SFTP_INCOMPLETE",
-          `${server} holds ${size} bytes of ${part}, not the ${sent} written: the file was not put in place. ${retryLater}`,
-        );
-      }
-      await s.rename(part, remote(name), { replace: true });
-    } catch (e) {
-      await s.remove(part, { missingOk: true }).catch(() => {});
-      throw e;
-    }
+    await uploadAtomically(s, place, name, render, signal);
   }
 
   /** Removes a partial file the failed connection could not, on a connection of its own (best effort). */
   async function cleanUp(name: string) {
     const s = await connect().catch(() => null);
-    await s?.remove(remote(partialName(name)), { missingOk: true }).catch(() => {});
+    await s?.remove(path.posix.join(config.folder, partialName(name)), { missingOk: true }).catch(() => {});
     await s?.close();
   }
 
   return {
-    where,
+    where: place.where,
     async put(name, render, signal) {
       for (let round = 1; ; round++) {
         signal.throwIfAborted();
@@ -206,7 +225,7 @@ export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions)
           // The folder is checked again by the next write: someone may have removed it, or fixed it.
           folderReady = false;
           signal.throwIfAborted();
-          const error = asDestinationError(e, false);
+          const error = sftpError(e, false, place);
           if (!(error instanceof TransientError)) throw error;
           await drop();
           if (reused && round === 1) {

@@ -1,16 +1,17 @@
 /**
  * The `rest` destination's credentials: its `auth` block turned into one of the delivery layer's Auths.
- * References are resolved here, when the destination is created, into Secrets.
+ * References are resolved when the destination is created, into Secrets, by the resolver its factory gives.
  */
+import type { Secret } from "../../config/secrets.ts";
 import { type Auth, basicAuth, bearerAuth, headerAuth, OAuth2Auth } from "../../delivery/auth.ts";
 import { timeoutOf } from "../../delivery/delivery.config.ts";
-import { type DestinationContext, destinationSecret } from "../destination.ts";
 import type { RestDestinationConfig } from "./rest.config.ts";
 
 const noAuth: Auth = { id: "none", credentials: async () => ({ headers: {} }) };
 
-export function restAuth(name: string, config: RestDestinationConfig, context: DestinationContext): Auth {
-  const secret = (reference: string, field: string) => destinationSecret(context, name, `auth.${field}`, reference);
+/** `resolve` turns the reference given for a field of the destination's configuration (`auth.token`...). */
+export function restAuth(name: string, config: RestDestinationConfig, resolve: (reference: string, field: string) => Secret): Auth {
+  const secret = (reference: string, field: string) => resolve(reference, `auth.${field}`);
   const a = config.auth;
   switch (a.type) {
     case "none":

@@ -175,14 +175,22 @@ interface Problem {
 const RECORD_PLACEHOLDERS = new Set(["key", "remote_id", "properties", "changed"]);
 const isRecordPlaceholder = (name: string) => RECORD_PLACEHOLDERS.has(name) || name.startsWith("field.");
 
+type Add = (path: (string | number)[], message: string) => void;
+
 /** What is wrong with a configuration the field schemas accepted: endpoint combinations and templates. */
 export function restConfigProblems(c: RestDestinationConfig): Problem[] {
   const problems: Problem[] = [];
-  const add = (path: (string | number)[], message: string) => problems.push({ path, message });
-  const e = c.endpoints;
-  const mode = c.mode;
-  const batch = mode === "batch";
+  const add: Add = (path, message) => problems.push({ path, message });
+  endpointProblems(c, add);
+  remoteEditsProblems(c, add);
+  batchProblems(c, add);
+  for (const kind of ["upsert", "create", "update", "delete", "lookup"] as const) templateProblems(c, kind, add);
+  return problems;
+}
 
+/** Which endpoints go together, and how a create is made safe to retry. */
+function endpointProblems(c: RestDestinationConfig, add: Add): void {
+  const e = c.endpoints;
   if (e.upsert && (e.create || e.update)) add(["endpoints", "upsert"], "give either upsert, or create and update, not both");
   else if (!e.upsert && !(e.create && e.update)) {
     add(["endpoints"], e.create || e.update
@@ -199,12 +207,17 @@ export function restConfigProblems(c: RestDestinationConfig): Problem[] {
         "or use an upsert endpoint",
     );
   }
+}
+
+/** remote_edits other than overwrite: a read endpoint, and updates that send only what changed. */
+function remoteEditsProblems(c: RestDestinationConfig, add: Add): void {
+  const e = c.endpoints;
   if (c.remote_edits !== "overwrite" && !e.read) {
     add(["remote_edits"], `remote_edits: ${c.remote_edits} reads records back before updating them: give endpoints.read (e.g. path: /customers/{{remote_id}})`);
   }
   const updating = e.update ? "update" : e.upsert ? "upsert" : undefined;
   if (c.remote_edits !== "overwrite" && updating) {
-    const shape = { mode, endpoints: e };
+    const shape = { mode: c.mode, endpoints: e };
     const template = isBatchEndpoint(shape, updating) ? recordBodyOf(shape, updating) : bodyOf(shape, updating);
     const names = placeholdersOf(template).map((u) => u.name);
     if (!names.includes("changed") || names.some((n) => n === "properties" || n.startsWith("field."))) {
@@ -222,58 +235,62 @@ export function restConfigProblems(c: RestDestinationConfig): Problem[] {
         : `{{${name}}} is not a value for a URL: endpoints.read.path takes {{remote_id}} or {{key}}`;
     for (const i of checkTemplate(e.read.path, refuse)) add(["endpoints", "read", "path", ...i.path], i.message);
   }
+}
+
+/** Settings that are for mode: batch only. */
+function batchProblems(c: RestDestinationConfig, add: Add): void {
+  const batch = c.mode === "batch";
   if (!batch && c.max_batch_size !== undefined) add(["max_batch_size"], "max_batch_size is for mode: batch; mode single sends one record per request");
   const r = c.results;
-  {
-    if (!batch && (r.match_by !== undefined || r.key_field !== undefined)) {
-      add(["results", r.match_by !== undefined ? "match_by" : "key_field"], "match_by and key_field are for mode: batch");
-    } else if (r.match_by === "key" && r.key_field === undefined) {
-      add(["results", "key_field"], "match_by: key needs key_field: the field of each result holding the record's key");
-    } else if (r.key_field !== undefined && r.match_by !== "key") {
-      add(["results", "key_field"], "key_field is read only with match_by: key");
-    }
+  if (!batch && (r.match_by !== undefined || r.key_field !== undefined)) {
+    add(["results", r.match_by !== undefined ? "match_by" : "key_field"], "match_by and key_field are for mode: batch");
+  } else if (r.match_by === "key" && r.key_field === undefined) {
+    add(["results", "key_field"], "match_by: key needs key_field: the field of each result holding the record's key");
+  } else if (r.key_field !== undefined && r.match_by !== "key") {
+    add(["results", "key_field"], "key_field is read only with match_by: key");
   }
+}
 
-  const shape = { mode, endpoints: e };
-  for (const kind of ["upsert", "create", "update", "delete", "lookup"] as const) {
-    const endpoint = e[kind];
-    if (!endpoint) continue;
-    const at = ["endpoints", kind];
-    const many = kind !== "lookup" && isBatchEndpoint(shape, kind);
-    const noRemoteId = kind === "create"
-      ? "a create has no remote id yet"
-      : kind === "upsert"
-        ? "an upsert is addressed by the record's key: the remote id of a new record is not known"
-        : kind === "lookup" ? "the lookup is what finds the remote id" : undefined;
-    const refuse = (part: "path" | "body" | "record_body") => (name: string): string | undefined => {
-      if (name === "remote_id" && noRemoteId) return noRemoteId;
-      if (part === "path" && ["properties", "changed", "records"].includes(name)) return `{{${name}}} is not a value for a URL`;
-      if (name === "records") {
-        if (part === "record_body") return "record_body is one record's element of {{records}}";
-        if (!many) return "only the body of a batch request holds {{records}}";
-      }
-      if (many && part !== "record_body" && isRecordPlaceholder(name)) {
-        return "a batch request's path and body are shared by its records: put what each record sends in record_body";
-      }
-      return undefined;
-    };
-    for (const i of checkTemplate(endpoint.path, refuse("path"))) add([...at, "path", ...i.path], i.message);
-    const body = kind === "lookup" ? endpoint.body : bodyOf(shape, kind);
-    if (kind === "lookup" && endpoint.method === "GET" && body !== undefined) add([...at, "body"], "a GET lookup sends no body");
-    for (const i of checkTemplate(body, refuse("body"))) add([...at, "body", ...i.path], i.message);
-    if (kind === "lookup") continue;
-    const write = e[kind]!;
-    if (write.record_body !== undefined && !many) {
-      add([...at, "record_body"], "record_body is for batch requests (mode: batch; for delete, a body holding {{records}})");
-    } else if (many) {
-      if (write.body !== undefined && placeholdersOf(write.body).filter((u) => u.name === "records").length !== 1) {
-        add([...at, "body"], "the body of a batch request must hold {{records}} once: where the records go, e.g. { items: \"{{records}}\" }");
-      }
-      if (kind === "delete" && write.record_body === undefined) {
-        add([...at, "record_body"], "a batch delete needs record_body: what each record contributes, e.g. \"{{remote_id}}\" or { id: \"{{key}}\" }");
-      }
-      for (const i of checkTemplate(recordBodyOf(shape, kind), refuse("record_body"))) add([...at, "record_body", ...i.path], i.message);
+/** The placeholders one endpoint's path, body and record_body may hold, and the shape of a batch request's body. */
+function templateProblems(c: RestDestinationConfig, kind: EndpointKind | "lookup", add: Add): void {
+  const e = c.endpoints;
+  const endpoint = e[kind];
+  if (!endpoint) return;
+  const shape = { mode: c.mode, endpoints: e };
+  const at = ["endpoints", kind];
+  const many = kind !== "lookup" && isBatchEndpoint(shape, kind);
+  const noRemoteId = kind === "create"
+    ? "a create has no remote id yet"
+    : kind === "upsert"
+      ? "an upsert is addressed by the record's key: the remote id of a new record is not known"
+      : kind === "lookup" ? "the lookup is what finds the remote id" : undefined;
+  const refuse = (part: "path" | "body" | "record_body") => (name: string): string | undefined => {
+    if (name === "remote_id" && noRemoteId) return noRemoteId;
+    if (part === "path" && ["properties", "changed", "records"].includes(name)) return `{{${name}}} is not a value for a URL`;
+    if (name === "records") {
+      if (part === "record_body") return "record_body is one record's element of {{records}}";
+      if (!many) return "only the body of a batch request holds {{records}}";
     }
+    if (many && part !== "record_body" && isRecordPlaceholder(name)) {
+      return "a batch request's path and body are shared by its records: put what each record sends in record_body";
+    }
+    return undefined;
+  };
+  for (const i of checkTemplate(endpoint.path, refuse("path"))) add([...at, "path", ...i.path], i.message);
+  const body = kind === "lookup" ? endpoint.body : bodyOf(shape, kind);
+  if (kind === "lookup" && endpoint.method === "GET" && body !== undefined) add([...at, "body"], "a GET lookup sends no body");
+  for (const i of checkTemplate(body, refuse("body"))) add([...at, "body", ...i.path], i.message);
+  if (kind === "lookup") return;
+  const write = e[kind]!;
+  if (write.record_body !== undefined && !many) {
+    add([...at, "record_body"], "record_body is for batch requests (mode: batch; for delete, a body holding {{records}})");
+  } else if (many) {
+    if (write.body !== undefined && placeholdersOf(write.body).filter((u) => u.name === "records").length !== 1) {
+      add([...at, "body"], "the body of a batch request must hold {{records}} once: where the records go, e.g. { items: \"{{records}}\" }");
+    }
+    if (kind === "delete" && write.record_body === undefined) {
+      add([...at, "record_body"], "a batch delete needs record_body: what each record contributes, e.g. \"{{remote_id}}\" or { id: \"{{key}}\" }");
+    }
+    for (const i of checkTemplate(recordBodyOf(shape, kind), refuse("record_body"))) add([...at, "record_body", ...i.path], i.message);
   }
-  return problems;
 }

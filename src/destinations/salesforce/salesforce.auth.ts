@@ -1,13 +1,14 @@
 /**
  * Salesforce's OAuth2 flows: client credentials (a connected app's key and secret) and the JWT bearer flow
  * (an assertion signed with the connected app's private key, naming the integration user). The token
- * endpoint answers with the org's instance URL, where every API request then goes.
+ * endpoint answers with the org's instance URL, where every API request then goes. References are resolved
+ * when the destination is created, into Secrets, by the resolver its factory gives.
  */
 import { createPrivateKey, sign } from "node:crypto";
+import type { Secret } from "../../config/secrets.ts";
 import { OAuth2Auth } from "../../delivery/auth.ts";
 import { timeoutOf } from "../../delivery/delivery.config.ts";
 import { ConfigError } from "../../errors.ts";
-import { type DestinationContext, destinationSecret } from "../destination.ts";
 import type { SalesforceDestinationConfig } from "./salesforce.config.ts";
 
 const base64url = (data: Buffer | string) => Buffer.from(data).toString("base64url");
@@ -22,9 +23,13 @@ export function jwtAssertion(claims: { clientId: string; username: string; audie
   return `${header}.${body}.${base64url(signature)}`;
 }
 
-export function salesforceAuth(name: string, config: SalesforceDestinationConfig, context: DestinationContext): OAuth2Auth {
+/** `secret` turns the reference given for a field of the destination's configuration (`oauth.client_secret`...) into a Secret. */
+export function salesforceAuth(
+  name: string,
+  config: SalesforceDestinationConfig,
+  secret: (reference: string, field: string) => Secret,
+): OAuth2Auth {
   const loginUrl = config.login_url.replace(/\/$/, "");
-  const secret = (reference: string, field: string) => destinationSecret(context, name, field, reference);
   const o = config.oauth;
   const common = { service: "Salesforce", tokenUrl: `${loginUrl}/services/oauth2/token`, timeoutMs: timeoutOf(config), defaultTtlMs: 30 * 60_000 };
   if (o.flow === "client_credentials") {
