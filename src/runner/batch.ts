@@ -15,14 +15,9 @@ import type { CursorPosition, SourceBatch } from "../sources/source.ts";
 import { applyConflictChanges, loadOpenConflicts } from "../state/conflicts.repo.ts";
 import { loadGolden, writeGolden } from "../state/golden.repo.ts";
 import { enqueue, type OutboxWrite } from "../state/outbox.repo.ts";
-import {
-  addCounts,
-  type Counts,
-  type RejectRow,
-  saveCheckpoint,
-  writeRejects,
-  zeroCounts,
-} from "../state/runs.repo.ts";
+import { saveCheckpoint } from "../state/checkpoints.repo.ts";
+import { type RejectRow, writeRejects } from "../state/run-rejects.repo.ts";
+import { addCounts, type Counts, zeroCounts } from "../state/runs.repo.ts";
 import {
   loadOtherObservations,
   loadSnapshotHashes,

@@ -15,15 +15,9 @@ import { ConfigError, describeError, FatalError, FerryError, TransientError } fr
 import type { Logger } from "../log.ts";
 import { sources } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
-import {
-  type Counts,
-  finishRun,
-  getRun,
-  loadCheckpoint,
-  type RejectRow,
-  startRun,
-  zeroCounts,
-} from "../state/runs.repo.ts";
+import { loadCheckpoint } from "../state/checkpoints.repo.ts";
+import type { RejectRow } from "../state/run-rejects.repo.ts";
+import { type Counts, finishRun, getRun, startRun, zeroCounts } from "../state/runs.repo.ts";
 import { countSnapshots } from "../state/snapshots.repo.ts";
 import { type Db, type StateStore, withoutSql } from "../state/store.ts";
 import { type PlannedEvent, processBatch } from "./batch.ts";
