@@ -17,7 +17,7 @@ import { sources } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
 import { loadCheckpoint } from "../state/checkpoints.repo.ts";
 import type { RejectRow } from "../state/run-rejects.repo.ts";
-import { type Counts, finishRun, getRun, startRun, zeroCounts } from "../state/runs.repo.ts";
+import { type Counts, finishRun, startRun, zeroCounts } from "../state/runs.repo.ts";
 import { countSnapshots } from "../state/snapshots.repo.ts";
 import { type Db, type StateStore, withoutSql } from "../state/store.ts";
 import { processBatch } from "./batch.ts";
@@ -177,8 +177,7 @@ export async function runJob(
         const count = await countSnapshots(db, compiled.entity, cfg.as);
         const missing = count === held.found + held.added ? [] : await findMissing(db, compiled.entity, cfg.as, seen);
         if (missing.length > 0) {
-          const before = await getRun(db, runId);
-          await applyDeletes(
+          const done = await applyDeletes(
             db,
             {
               entity: compiled.entity,
@@ -194,10 +193,9 @@ export async function runJob(
             missing,
             count,
           );
-          const after = await getRun(db, runId);
-          totals.deleted += (after?.deleted ?? 0) - (before?.deleted ?? 0);
-          totals.conflicts += (after?.conflicts ?? 0) - (before?.conflicts ?? 0);
-          totals.outbox += (after?.outbox ?? 0) - (before?.outbox ?? 0);
+          totals.deleted += done.deleted;
+          totals.conflicts += done.conflicts;
+          totals.outbox += done.outbox;
         }
       });
     }
