@@ -42,6 +42,14 @@ export async function startRun(db: Db, job: string, mode: string, at: string): P
   return Number(typeof row === "object" ? (row as { id: number }).id : row);
 }
 
+/**
+ * A dry run's row, id 0, written inside the transaction the dry run rolls back: what the run writes refers
+ * to a run, and none is left behind.
+ */
+export async function startDryRun(db: Db, job: string, mode: string, at: string) {
+  await db("runs").insert({ id: 0, job, mode, status: "running", started_at: at });
+}
+
 /** Adds a batch's counts to its run, inside the batch's transaction. */
 export async function addCounts(db: Db, runId: number, counts: Counts) {
   const update: Record<string, unknown> = {};
