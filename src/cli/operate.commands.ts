@@ -7,7 +7,8 @@ import { listConflicts } from "../state/conflicts.repo.ts";
 import { deadLetterCounts } from "../state/dead-letters.repo.ts";
 import { listFiles } from "../state/files.repo.ts";
 import { outboxCounts } from "../state/outbox.repo.ts";
-import { getRun, listRejects, listRuns } from "../state/runs.repo.ts";
+import { listRejects } from "../state/run-rejects.repo.ts";
+import { getRun, listRuns } from "../state/runs.repo.ts";
 import { type GlobalOptions, openContext } from "./context.ts";
 import { printJson, printTable } from "./output.ts";
 

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { getJob } from "../config/load.ts";
 import { type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { ExitCode, FerryError } from "../errors.ts";
-import type { PlannedEvent } from "../runner/batch.ts";
+import type { PlannedEvent } from "../runner/batch-context.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
 import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
 import { deliveryLine, Progress, printJson, printTable } from "./output.ts";

@@ -14,17 +14,8 @@ import { blamesDestination, type DeliveryItem, type Destination, type ItemResult
 import { describeError, type FerryError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
-import {
-  type DueRow,
-  duePending,
-  holdPending,
-  loadRemoteIds,
-  markDelivered,
-  markFailed,
-  nextDue,
-  type PushedRecord,
-  recordPushed,
-} from "../state/outbox.repo.ts";
+import { loadRemoteIds, type PushedRecord, recordPushed } from "../state/destination-records.repo.ts";
+import { type DueRow, duePending, holdPending, markDelivered, markFailed, nextDue } from "../state/outbox.repo.ts";
 import type { StateStore } from "../state/store.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import type { RemoteEdits } from "./delivery.config.ts";

@@ -20,7 +20,7 @@ import type { DeliveryItem, Destination, ItemResult } from "../destinations/dest
 import { type AuditEntry, appendAudit } from "../state/audit.repo.ts";
 import { applyConflictChanges, loadOpenConflicts } from "../state/conflicts.repo.ts";
 import { loadGolden, markConflicted } from "../state/golden.repo.ts";
-import { loadPushed } from "../state/outbox.repo.ts";
+import { loadPushed } from "../state/destination-records.repo.ts";
 import type { Db, StateStore } from "../state/store.ts";
 import type { RemoteEdits } from "./delivery.config.ts";
 import type { FieldType } from "../config/mapping.schema.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { changedFields, hashRow } from "./diff.ts";
+import { changedFields, diffRows, hashRow } from "./diff.ts";
 import type { Value, Values } from "./types.ts";
 
 describe("hashRow", () => {
@@ -78,6 +78,32 @@ describe("changedFields", () => {
   test("a field missing on one side equals null, and fields outside the list are ignored", () => {
     assert.deepEqual(changedFields({ id: "1", name: null }, { id: "1", other: "x" }, fields), []);
     assert.deepEqual(changedFields({ id: "1" }, { id: "1", name: "" }, fields), ["name"]);
+  });
+});
+
+describe("diffRows", () => {
+  const fields = ["id", "name", "email"];
+  const row = (key: string, values: Values) => ({ key, values: { id: key, ...values }, hash: `h-${key}` });
+
+  test("a row that maps to the values stored is the same; one stored with other values or not at all changed", () => {
+    const same = row("C1", { name: "Ada", email: null });
+    const renamed = row("C2", { name: "Bea L.", email: "b@x.io" });
+    const added = row("C3", { name: "Cy" });
+    const previous = new Map<string, Values>([
+      ["C1", { id: "C1", name: "Ada" }],
+      ["C2", { id: "C2", name: "Bea", email: "b@x.io" }],
+    ]);
+    assert.deepEqual(diffRows([same, renamed, added], previous, fields), {
+      same: [same],
+      changed: [
+        { row: renamed, previous: { id: "C2", name: "Bea", email: "b@x.io" }, fields: ["name"] },
+        { row: added, previous: undefined, fields: ["id", "name"] },
+      ],
+    });
+  });
+
+  test("nothing to compare: nothing either way", () => {
+    assert.deepEqual(diffRows([], new Map(), fields), { same: [], changed: [] });
   });
 });
 

@@ -33,3 +33,36 @@ export function changedFields(
   if (!previous) return fields.filter((f) => next[f] !== undefined);
   return fields.filter((f) => (previous[f] ?? null) !== (next[f] ?? null));
 }
+
+/** A record whose values differ from those its source's snapshot holds (or that it does not hold). */
+export interface RowChange<T> {
+  row: T;
+  previous: Values | undefined;
+  /** Fields whose value changed (see `changedFields`). */
+  fields: string[];
+}
+
+export interface RowDiff<T> {
+  /**
+   * Rows that map to the values stored, though their digest changed (a column the mapping trims, a new
+   * mapping that maps alike): unchanged, only their digest is brought up to date.
+   */
+  same: T[];
+  changed: RowChange<T>[];
+}
+
+/** Compares mapped rows with the values stored for their keys in the source's snapshot (`previous`). */
+export function diffRows<T extends { key: string; values: Values }>(
+  rows: readonly T[],
+  previous: ReadonlyMap<string, Values>,
+  fields: readonly string[],
+): RowDiff<T> {
+  const out: RowDiff<T> = { same: [], changed: [] };
+  for (const row of rows) {
+    const before = previous.get(row.key);
+    const changed = changedFields(before, row.values, fields);
+    if (before && changed.length === 0) out.same.push(row);
+    else out.changed.push({ row, previous: before, fields: changed });
+  }
+  return out;
+}

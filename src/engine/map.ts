@@ -56,71 +56,69 @@ function normalizeSource(spec: FieldSourceConfig): { from: string[]; steps: Tran
   return { from, steps };
 }
 
-/**
- * Throws a plain Error with a message for a structurally wrong transform list; the loader validates every
- * mapping with this function so the user sees it with the file and line.
- */
-export function compileMapping(mapping: MappingConfig, sourceName: string): CompiledMapping {
-  const spec = mapping.sources[sourceName];
-  if (!spec) throw new Error(`mapping ${mapping.entity} has no source named "${sourceName}"`);
-  const plans: FieldPlan[] = [];
+/** One plan per field the source maps, the key's first. */
+function planFields(mapping: MappingConfig, spec: MappingConfig["sources"][string]): FieldPlan[] {
   const ordered = [mapping.key, ...Object.keys(spec).filter((f) => f !== mapping.key)];
-  for (const field of ordered) {
+  return ordered.map((field) => {
     const { from, steps } = normalizeSource(spec[field]!);
     const cfg = mapping.fields[field]!;
-    plans.push({
+    return {
       field,
       from,
       direct: from.length === 1 && steps.length === 0 ? from[0]! : null,
       transform: compileTransform(steps, from.length),
       convert: converterFor(cfg.type),
       required: cfg.required || field === mapping.key,
-    });
-  }
-  const keySpec = normalizeSource(spec[mapping.key]!);
-  const columns = [...new Set(plans.flatMap((p) => p.from))];
-  const keyPlan = plans[0]!;
+    };
+  });
+}
 
-  /** One field's canonical value from the row; throws what its transform or type refuses. */
-  const evaluate = (p: FieldPlan, row: RawRow): Value =>
-    p.convert(
-      p.direct !== null
-        ? row[p.direct]
-        : p.from.length === 1
-          ? p.transform([row[p.from[0]!]])
-          : p.transform(p.from.map((c) => row[c])),
-    );
+/** One field's canonical value from the row; throws what its transform or type refuses. */
+function evaluate(p: FieldPlan, row: RawRow): Value {
+  return p.convert(
+    p.direct !== null
+      ? row[p.direct]
+      : p.from.length === 1
+        ? p.transform([row[p.from[0]!]])
+        : p.transform(p.from.map((c) => row[c])),
+  );
+}
 
-  const map = (row: RawRow): MapResult => {
+/** A field whose transform or type refused the row's value. */
+function refused(p: FieldPlan, e: unknown): DataError {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = e instanceof DataError ? e.code : "DATA_BAD_VALUE";
+  return new DataError(code, `${p.field} (${p.from.join(", ")}): ${message}`, { cause: e });
+}
+
+/** A required field (the key is one) whose value is empty. */
+function missing(p: FieldPlan, keyField: string): DataError {
+  const what = p.field === keyField ? "the key" : "a required field";
+  return new DataError(
+    p.field === keyField ? "DATA_KEY_MISSING" : "DATA_REQUIRED_MISSING",
+    `${p.field} (${p.from.join(", ")}) is empty; it is ${what}`,
+  );
+}
+
+function mapper(plans: readonly FieldPlan[], keyField: string): (row: RawRow) => MapResult {
+  return (row) => {
     const values: Values = {};
     for (const p of plans) {
       let v: Value;
       try {
         v = evaluate(p, row);
       } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        const code = e instanceof DataError ? e.code : "DATA_BAD_VALUE";
-        return {
-          ok: false,
-          error: new DataError(code, `${p.field} (${p.from.join(", ")}): ${message}`, { cause: e }),
-        };
+        return { ok: false, error: refused(p, e) };
       }
-      if (v === null && p.required) {
-        const what = p.field === mapping.key ? "the key" : "a required field";
-        return {
-          ok: false,
-          error: new DataError(
-            p.field === mapping.key ? "DATA_KEY_MISSING" : "DATA_REQUIRED_MISSING",
-            `${p.field} (${p.from.join(", ")}) is empty; it is ${what}`,
-          ),
-        };
-      }
+      if (v === null && p.required) return { ok: false, error: missing(p, keyField) };
       values[p.field] = v;
     }
-    return { ok: true, key: String(values[mapping.key]), values };
+    return { ok: true, key: String(values[keyField]), values };
   };
+}
 
-  const keyOf = (row: RawRow): string | null => {
+function keyReader(keyPlan: FieldPlan): (row: RawRow) => string | null {
+  return (row) => {
     try {
       const v = evaluate(keyPlan, row);
       return v === null ? null : String(v);
@@ -128,11 +126,21 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
       return null;
     }
   };
+}
 
+/**
+ * Throws a plain Error with a message for a structurally wrong transform list; the loader validates every
+ * mapping with this function so the user sees it with the file and line.
+ */
+export function compileMapping(mapping: MappingConfig, sourceName: string): CompiledMapping {
+  const spec = mapping.sources[sourceName];
+  if (!spec) throw new Error(`mapping ${mapping.entity} has no source named "${sourceName}"`);
+  const plans = planFields(mapping, spec);
+  const keySpec = normalizeSource(spec[mapping.key]!);
   return {
     entity: mapping.entity,
     keyField: mapping.key,
-    columns,
+    columns: [...new Set(plans.flatMap((p) => p.from))],
     keyColumn: keySpec.from.length === 1 && keySpec.steps.length === 0 ? keySpec.from[0]! : null,
     fields: plans.map((p) => p.field),
     signature: hash(
@@ -144,7 +152,7 @@ export function compileMapping(mapping: MappingConfig, sourceName: string): Comp
       ]),
       "base64",
     ),
-    map,
-    keyOf,
+    map: mapper(plans, mapping.key),
+    keyOf: keyReader(plans[0]!),
   };
 }

@@ -93,109 +93,125 @@ function candidatesFor(field: string, value: Value, all: readonly Observation[])
 const sameCandidates = (a: readonly ConflictCandidate[], b: readonly ConflictCandidate[]) =>
   a.length === b.length && a.every((c, i) => c.source === b[i]!.source && c.value === b[i]!.value);
 
-export function merge(input: MergeInput): MergeResult {
-  const { incoming, current, rules } = input;
-  const all = [incoming, ...input.others.filter((o) => o.source !== incoming.source)];
-  const fields: Record<string, GoldenField> = { ...current?.fields };
-  const revived = current !== undefined && current.status !== "active";
-  const changed: string[] = [];
-  const conflicts: ConflictChange[] = [];
-  let touched = current === undefined || revived;
+/** The golden record as merge builds it: its fields, and what changed on the way. */
+interface Draft {
+  fields: Record<string, GoldenField>;
+  changed: string[];
+  conflicts: ConflictChange[];
+  /** Whether anything about the record changed, provenance included. */
+  touched: boolean;
+}
 
-  const set = (field: string, next: GoldenField) => {
-    const before = fields[field];
-    if (
-      before &&
-      before.value === next.value &&
-      before.source === next.source &&
-      before.sourceTime === next.sourceTime
-    ) {
-      return;
-    }
-    if (!before || before.value !== next.value) changed.push(field);
-    fields[field] = before?.conflicted ? { ...next, conflicted: true } : next;
-    touched = true;
-  };
-
-  const open = new Map(input.openConflicts.map((c) => [c.field, c]));
-
-  for (const field of input.changed) {
-    const value = incoming.values[field];
-    if (value === undefined) continue;
-    const cur = fields[field];
-    if (field === rules.key) {
-      // The key is the same in every source; it keeps the provenance of the first one that named it.
-      if (!cur) set(field, fieldFrom(incoming, value, "key"));
-      continue;
-    }
-    const rule = rules.rules[field] ?? { kind: "latest" };
-    switch (rule.kind) {
-      case "owner":
-        if (incoming.source === rule.owner) set(field, fieldFrom(incoming, value, "owner"));
-        break;
-      case "priority": {
-        // Recomputed from every source's value, so a higher-ranked source clearing its value hands the
-        // field to the next one.
-        let best: { o: Observation; v: Value } | undefined;
-        for (const name of rule.order) {
-          const o = all.find((x) => x.source === name);
-          const v = o?.values[field];
-          if (o && v !== undefined && !isEmptyValue(v)) {
-            best = { o, v };
-            break;
-          }
-        }
-        set(field, best ? fieldFrom(best.o, best.v, "priority") : fieldFrom(incoming, null, "priority"));
-        break;
-      }
-      case "latest":
-        if (!cur || cur.source === incoming.source || timeOf(incoming) > timeOf(cur)) {
-          set(field, fieldFrom(incoming, value, "latest"));
-        }
-        break;
-      case "flag": {
-        if (cur && cur.value === value) {
-          // Agreement confirms the value; it does not hand the value over: the source that set it keeps it,
-          // so a later change by the one that merely agreed is still a disagreement.
-        } else if (!cur || isEmptyValue(cur.value) || cur.source === incoming.source) {
-          set(field, fieldFrom(incoming, value, "flag"));
-        } else if (!isEmptyValue(value) && !open.has(field)) {
-          const candidates = candidatesFor(field, cur.value, all);
-          conflicts.push({
-            type: "open",
-            field,
-            current: { value: cur.value, source: cur.source },
-            candidates,
-          });
-          fields[field] = { ...cur, conflicted: true };
-          touched = true;
-        }
-        break;
-      }
-    }
+/** Sets a field; one that keeps its value, source and source time is left as it is. */
+function setField(draft: Draft, field: string, next: GoldenField) {
+  const before = draft.fields[field];
+  if (
+    before &&
+    before.value === next.value &&
+    before.source === next.source &&
+    before.sourceTime === next.sourceTime
+  ) {
+    return;
   }
+  if (!before || before.value !== next.value) draft.changed.push(field);
+  draft.fields[field] = before?.conflicted ? { ...next, conflicted: true } : next;
+  draft.touched = true;
+}
 
-  // An open conflict follows the sources: it closes by itself once they agree with the field's value, and
-  // its candidates are kept up to date otherwise.
+/** The value of the highest-ranked source that has one for the field, if any does. */
+function byPriority(
+  order: readonly string[],
+  all: readonly Observation[],
+  field: string,
+): { o: Observation; v: Value } | undefined {
+  for (const name of order) {
+    const o = all.find((x) => x.source === name);
+    const v = o?.values[field];
+    if (o && v !== undefined && !isEmptyValue(v)) return { o, v };
+  }
+  return undefined;
+}
+
+/** A `flag` field: the first value stands until another source disagrees, which opens a conflict. */
+function foldFlag(draft: Draft, field: string, value: Value, input: MergeInput, all: readonly Observation[]) {
+  const cur = draft.fields[field];
+  const { incoming } = input;
+  if (cur && cur.value === value) {
+    // Agreement confirms the value; it does not hand the value over: the source that set it keeps it,
+    // so a later change by the one that merely agreed is still a disagreement.
+  } else if (!cur || isEmptyValue(cur.value) || cur.source === incoming.source) {
+    setField(draft, field, fieldFrom(incoming, value, "flag"));
+  } else if (!isEmptyValue(value) && !input.openConflicts.some((c) => c.field === field)) {
+    const candidates = candidatesFor(field, cur.value, all);
+    draft.conflicts.push({
+      type: "open",
+      field,
+      current: { value: cur.value, source: cur.source },
+      candidates,
+    });
+    draft.fields[field] = { ...cur, conflicted: true };
+    draft.touched = true;
+  }
+}
+
+/** One field the incoming source changed, folded in by the field's rule. */
+function foldField(draft: Draft, field: string, input: MergeInput, all: readonly Observation[]) {
+  const { incoming, rules } = input;
+  const value = incoming.values[field];
+  if (value === undefined) return;
+  const cur = draft.fields[field];
+  if (field === rules.key) {
+    // The key is the same in every source; it keeps the provenance of the first one that named it.
+    if (!cur) setField(draft, field, fieldFrom(incoming, value, "key"));
+    return;
+  }
+  const rule = rules.rules[field] ?? { kind: "latest" };
+  switch (rule.kind) {
+    case "owner":
+      if (incoming.source === rule.owner) setField(draft, field, fieldFrom(incoming, value, "owner"));
+      break;
+    case "priority": {
+      // Recomputed from every source's value, so a higher-ranked source clearing its value hands the
+      // field to the next one.
+      const best = byPriority(rule.order, all, field);
+      setField(draft, field, best ? fieldFrom(best.o, best.v, "priority") : fieldFrom(incoming, null, "priority"));
+      break;
+    }
+    case "latest":
+      if (!cur || cur.source === incoming.source || timeOf(incoming) > timeOf(cur)) {
+        setField(draft, field, fieldFrom(incoming, value, "latest"));
+      }
+      break;
+    case "flag":
+      foldFlag(draft, field, value, input, all);
+      break;
+  }
+}
+
+/**
+ * An open conflict follows the sources: it closes by itself once they agree with the field's value, and
+ * its candidates are kept up to date otherwise.
+ */
+function followConflicts(draft: Draft, input: MergeInput, all: readonly Observation[]) {
   for (const c of input.openConflicts) {
-    const f = fields[c.field];
+    const f = draft.fields[c.field];
     if (!f) continue;
     // A destination's value (an edit made there) is no source's observation: it stays a candidate until
     // the field's value comes to match it or an operator decides.
     // Only a `flag` field is disputed between sources; on any other the sources' values are no candidates.
     const kept = c.candidates.filter((x) => isDestinationSource(x.source) && x.value !== f.value);
-    const disputed = rules.rules[c.field]?.kind === "flag" ? candidatesFor(c.field, f.value, all) : [];
+    const disputed = input.rules.rules[c.field]?.kind === "flag" ? candidatesFor(c.field, f.value, all) : [];
     const candidates = [...disputed, ...kept].sort((a, b) => a.source.localeCompare(b.source));
     if (candidates.length === 0) {
-      conflicts.push({ type: "close", id: c.id, field: c.field, reason: "the sources now agree" });
+      draft.conflicts.push({ type: "close", id: c.id, field: c.field, reason: "the sources now agree" });
       const { conflicted: _, ...rest } = f;
-      fields[c.field] = rest;
-      touched = true;
+      draft.fields[c.field] = rest;
+      draft.touched = true;
     } else if (
       !sameCandidates(candidates, c.candidates) ||
       (c.current !== undefined && (c.current.value !== f.value || c.current.source !== f.source))
     ) {
-      conflicts.push({
+      draft.conflicts.push({
         type: "update",
         id: c.id,
         field: c.field,
@@ -204,13 +220,26 @@ export function merge(input: MergeInput): MergeResult {
       });
     }
   }
+}
 
-  const version = (current?.version ?? 0) + (changed.length > 0 || revived ? 1 : 0);
+export function merge(input: MergeInput): MergeResult {
+  const { incoming, current } = input;
+  const all = [incoming, ...input.others.filter((o) => o.source !== incoming.source)];
+  const revived = current !== undefined && current.status !== "active";
+  const draft: Draft = {
+    fields: { ...current?.fields },
+    changed: [],
+    conflicts: [],
+    touched: current === undefined || revived,
+  };
+  for (const field of input.changed) foldField(draft, field, input, all);
+  followConflicts(draft, input, all);
+  const version = (current?.version ?? 0) + (draft.changed.length > 0 || revived ? 1 : 0);
   return {
-    record: { entity: input.entity, key: input.key, version, status: "active", fields },
-    changed,
-    touched,
-    conflicts,
+    record: { entity: input.entity, key: input.key, version, status: "active", fields: draft.fields },
+    changed: draft.changed,
+    touched: draft.touched,
+    conflicts: draft.conflicts,
   };
 }
 

@@ -2,8 +2,9 @@
  * conflicts, and what was pushed where. */
 import { listAudit } from "../state/audit.repo.ts";
 import { listConflicts } from "../state/conflicts.repo.ts";
+import { pushedForKey } from "../state/destination-records.repo.ts";
 import { getGolden } from "../state/golden.repo.ts";
-import { outboxForKey, pushedForKey } from "../state/outbox.repo.ts";
+import { outboxForKey } from "../state/outbox.repo.ts";
 import type { StateStore } from "../state/store.ts";
 
 export async function explain(store: StateStore, entity: string, key: string, field?: string) {

@@ -11,8 +11,9 @@ import { ConfigError } from "../errors.ts";
 import { DELETED_FIELD } from "../runner/deletes.ts";
 import { appendAudit } from "../state/audit.repo.ts";
 import { closeConflict, getConflict } from "../state/conflicts.repo.ts";
+import { rememberRemoteValues } from "../state/destination-records.repo.ts";
 import { getGolden, writeGolden } from "../state/golden.repo.ts";
-import { enqueue, rememberRemoteValues } from "../state/outbox.repo.ts";
+import { enqueue } from "../state/outbox.repo.ts";
 import { deleteSnapshots } from "../state/snapshots.repo.ts";
 import type { StateStore } from "../state/store.ts";
 

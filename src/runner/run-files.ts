@@ -6,25 +6,60 @@
 import type { LoadedJob, Project } from "../config/load.ts";
 import { describeError, type FerryError } from "../errors.ts";
 import { FileReport, runRejectsAfter, writeOneLineReport } from "../files/report.ts";
-import type { Source } from "../sources/source.ts";
-import { appliedWithHash, type FileOutcome, recordFile, seenRemote } from "../state/files.repo.ts";
+import type { IncomingFile, Source } from "../sources/source.ts";
+import { appliedWithHash, type FileEntry, recordFile, seenRemote } from "../state/files.repo.ts";
 import { type Counts, zeroCounts } from "../state/runs.repo.ts";
 import type { StateStore } from "../state/store.ts";
-import { type RunOptions, type RunResult, runJob } from "./run-job.ts";
-
-export interface FileRunResult {
-  name: string;
-  outcome: FileOutcome;
-  /** Where the file went (archive/... or failed/...), relative to the project. */
-  movedTo: string;
-  runId: number | null;
-  counts: Counts;
-  /** Lines of the report: accepted + rejected = read. */
-  report: { read: number; accepted: number; rejected: number };
-  reason?: string;
-}
+import { prepareRun, runTable } from "./run-table.ts";
+import type { FileRunResult, RunOptions, RunResult } from "./run-types.ts";
 
 const SEVERITY: Record<RunResult["status"], number> = { succeeded: 0, partial: 1, refused: 2, failed: 3 };
+
+type LedgerEntry = Omit<FileEntry, "runId" | "outcome" | "reason">;
+
+/** A file whose content was applied before: reported and settled as a duplicate, not applied. */
+async function settleDuplicate(
+  store: StateStore,
+  file: IncomingFile,
+  entry: LedgerEntry,
+  previous: { name: string; runId: number | null; processedAt: string },
+): Promise<FileRunResult> {
+  const reason = `the same content as ${previous.name}, applied by run ${previous.runId} on ${previous.processedAt}: not applied again`;
+  await writeOneLineReport(file.reportPath, "duplicate", reason);
+  const movedTo = await file.settle("duplicate");
+  await recordFile(store.knex, { ...entry, runId: null, outcome: "duplicate", reason });
+  return { name: file.name, outcome: "duplicate", movedTo, runId: null, counts: zeroCounts(), report: { read: 0, accepted: 0, rejected: 0 }, reason };
+}
+
+/** What a dry run reports of a file: its outcome, had it been applied; nothing moves. */
+async function discardFile(file: IncomingFile, report: FileReport, result: RunResult): Promise<FileRunResult> {
+  await report.discard();
+  const { counts } = result;
+  const outcome = result.status === "failed" || result.status === "refused" ? "failed" : counts.rejected > 0 ? "partial" : "applied";
+  const summary = { read: report.read, accepted: report.read - counts.rejected, rejected: counts.rejected };
+  return { name: file.name, outcome, movedTo: "", runId: null, counts, report: summary };
+}
+
+/** Settles a file its run applied (archive/) or failed (failed/, and a ledger entry of its own), with its report. */
+async function settleFile(
+  store: StateStore,
+  file: IncomingFile,
+  entry: LedgerEntry,
+  report: FileReport,
+  result: RunResult,
+): Promise<FileRunResult> {
+  if (result.status === "succeeded" || result.status === "partial") {
+    const summary = await report.finish(runRejectsAfter(store.knex, result.runId!));
+    const outcome = result.status === "partial" ? "partial" : "applied";
+    const movedTo = await file.settle(outcome);
+    return { name: file.name, outcome, movedTo, runId: result.runId, counts: result.counts, report: summary };
+  }
+  const reason = result.error ? result.error.message : "the run failed";
+  const summary = await report.fail(reason);
+  const movedTo = await file.settle("failed");
+  await recordFile(store.knex, { ...entry, runId: result.runId, outcome: "failed", reason });
+  return { name: file.name, outcome: "failed", movedTo, runId: result.runId, counts: result.counts, report: summary, reason };
+}
 
 export async function runFiles(
   project: Project,
@@ -49,42 +84,30 @@ export async function runFiles(
       const entry = { job: job.name, name: file.name, hash: file.hash, size: file.size, mtime: file.mtime, processedAt: at };
       const previous = options.dryRun ? null : await appliedWithHash(store.knex, job.name, file.hash);
       if (previous) {
-        const reason = `the same content as ${previous.name}, applied by run ${previous.runId} on ${previous.processedAt}: not applied again`;
-        await writeOneLineReport(file.reportPath, "duplicate", reason);
-        const movedTo = await file.settle("duplicate");
-        await recordFile(store.knex, { ...entry, runId: null, outcome: "duplicate", reason });
-        files.push({ name: file.name, outcome: "duplicate", movedTo, runId: null, counts: zeroCounts(), report: { read: 0, accepted: 0, rejected: 0 }, reason });
+        files.push(await settleDuplicate(store, file, entry, previous));
         log.info({ file: file.name, previous: previous.name }, "file already applied: not applied again");
         continue;
       }
       const report = new FileReport(file.reportPath);
-      const result = await runJob(project, job, store, {
+      const source = file.open((line, key) => report.note(line, key));
+      const fileOptions: RunOptions = {
         ...options,
-        source: file.open((line, key) => report.note(line, key)),
+        source,
         beforeCommit: (db, runId, counts) =>
           recordFile(db, { ...entry, runId, outcome: counts.rejected > 0 ? "partial" : "applied" }),
-      });
+      };
+      const result = await runTable(prepareRun(project, job, fileOptions), store, fileOptions, source);
       lastRunId = result.runId;
       for (const k of Object.keys(totals) as (keyof Counts)[]) totals[k] += result.counts[k];
       for (const r of result.rejects) if (rejects.length < 100) rejects.push(r);
       if (SEVERITY[result.status] > SEVERITY[status]) status = result.status;
       if (options.dryRun) {
-        await report.discard();
-        files.push({ name: file.name, outcome: result.status === "failed" || result.status === "refused" ? "failed" : result.counts.rejected > 0 ? "partial" : "applied", movedTo: "", runId: null, counts: result.counts, report: { read: report.read, accepted: report.read - result.counts.rejected, rejected: result.counts.rejected } });
+        files.push(await discardFile(file, report, result));
         continue;
       }
-      if (result.status === "succeeded" || result.status === "partial") {
-        const summary = await report.finish(runRejectsAfter(store.knex, result.runId!));
-        const outcome = result.status === "partial" ? "partial" : "applied";
-        const movedTo = await file.settle(outcome);
-        files.push({ name: file.name, outcome, movedTo, runId: result.runId, counts: result.counts, report: summary });
-      } else {
+      files.push(await settleFile(store, file, entry, report, result));
+      if (result.status !== "succeeded" && result.status !== "partial") {
         error ??= result.error;
-        const reason = result.error ? result.error.message : "the run failed";
-        const summary = await report.fail(reason);
-        const movedTo = await file.settle("failed");
-        await recordFile(store.knex, { ...entry, runId: result.runId, outcome: "failed", reason });
-        files.push({ name: file.name, outcome: "failed", movedTo, runId: result.runId, counts: result.counts, report: summary, reason });
         log.warn({ file: file.name, err: describeError(result.error) }, "file failed: nothing of it was applied");
       }
       // A run stopped by a signal leaves the next files where they are.

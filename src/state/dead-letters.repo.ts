@@ -103,6 +103,18 @@ export async function resolveDeadLetters(
     .update({ resolution, resolved_at: at, resolved_by: by });
 }
 
+/**
+ * Closes the open entries of these outbox rows (dead rows a newer version of their record superseded): the
+ * new version carries their changes.
+ */
+export async function supersedeDeadLetters(db: Db, outboxIds: readonly number[], at: string) {
+  if (outboxIds.length === 0) return;
+  await db("dead_letters")
+    .whereIn("outbox_id", outboxIds)
+    .whereNull("resolution")
+    .update({ resolution: "superseded", resolved_at: at, resolved_by: "ferry" });
+}
+
 /** Open entries per destination, for `ferry runs`. */
 export async function deadLetterCounts(db: Db): Promise<{ destination: string; open: number }[]> {
   const rows = (await db("dead_letters").whereNull("resolution").select("destination").count({ n: "*" }).groupBy("destination")) as {

@@ -11,127 +11,163 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
+function createRuns(knex: Knex) {
+  return knex.schema.createTable("runs", (t) => {
+    t.increments("id").primary();
+    t.string("job").notNullable();
+    t.string("mode", 16).notNullable();
+    t.string("status", 16).notNullable();
+    t.string("started_at", 32).notNullable();
+    t.string("finished_at", 32);
+    for (const c of [
+      "read",
+      "unchanged",
+      "changed",
+      "rejected",
+      "filtered",
+      "deleted",
+      "conflicts",
+      "outbox",
+    ]) {
+      t.bigInteger(c).notNullable().defaultTo(0);
+    }
+    t.text("error");
+    t.index(["job", "id"]);
+  });
+}
+
+function createRunRejects(knex: Knex) {
+  return knex.schema.createTable("run_rejects", (t) => {
+    t.integer("run_id").notNullable().references("runs.id");
+    t.integer("line").notNullable();
+    t.string("key");
+    t.string("code", 64).notNullable();
+    t.text("reason").notNullable();
+    t.index(["run_id"]);
+  });
+}
+
+function createCheckpoints(knex: Knex) {
+  return knex.schema.createTable("checkpoints", (t) => {
+    t.string("job").primary();
+    t.text("position").notNullable();
+    t.integer("run_id").notNullable();
+    t.string("updated_at", 32).notNullable();
+  });
+}
+
+function createSnapshots(knex: Knex) {
+  return knex.schema.createTable("snapshots", (t) => {
+    t.string("entity").notNullable();
+    t.string("key").notNullable();
+    t.string("source").notNullable();
+    t.string("hash", 64).notNullable();
+    t.text("vals").notNullable();
+    t.string("source_time", 40);
+    t.string("observed_at", 32).notNullable();
+    t.integer("run_id").notNullable();
+    t.primary(["entity", "key", "source"]);
+    t.index(["entity", "source"]);
+  });
+}
+
+function createGolden(knex: Knex) {
+  return knex.schema.createTable("golden", (t) => {
+    t.string("entity").notNullable();
+    t.string("key").notNullable();
+    t.integer("version").notNullable();
+    t.string("status", 16).notNullable();
+    t.text("fields").notNullable();
+    t.integer("run_id");
+    t.string("updated_at", 32).notNullable();
+    t.primary(["entity", "key"]);
+  });
+}
+
+function createConflicts(knex: Knex) {
+  return knex.schema.createTable("conflicts", (t) => {
+    t.increments("id").primary();
+    t.string("entity").notNullable();
+    t.string("key").notNullable();
+    t.string("field").notNullable();
+    t.string("status", 16).notNullable();
+    t.text("current").notNullable();
+    t.text("candidates").notNullable();
+    t.integer("opened_run");
+    t.string("opened_at", 32).notNullable();
+    t.string("updated_at", 32).notNullable();
+    t.string("closed_at", 32);
+    t.text("resolution");
+    t.index(["entity", "key", "status"]);
+    t.index(["status", "id"]);
+  });
+}
+
+function createOutbox(knex: Knex) {
+  return knex.schema.createTable("outbox", (t) => {
+    t.increments("id").primary();
+    t.string("destination").notNullable();
+    t.string("entity").notNullable();
+    t.string("key").notNullable();
+    t.integer("version").notNullable();
+    t.string("op", 16).notNullable();
+    t.text("properties").notNullable();
+    t.text("changed").notNullable();
+    t.string("idempotency_key", 64).notNullable();
+    t.string("status", 16).notNullable();
+    t.integer("attempts").notNullable().defaultTo(0);
+    t.string("next_attempt_at", 32).notNullable();
+    t.text("last_error");
+    t.integer("run_id");
+    t.integer("superseded_by");
+    t.string("created_at", 32).notNullable();
+    t.string("updated_at", 32).notNullable();
+    t.index(["destination", "status", "id"]);
+    t.index(["destination", "entity", "key", "status"]);
+  });
+}
+
+function createDestinationRecords(knex: Knex) {
+  return knex.schema.createTable("destination_records", (t) => {
+    t.string("destination").notNullable();
+    t.string("entity").notNullable();
+    t.string("key").notNullable();
+    t.string("remote_id");
+    t.text("pushed").notNullable();
+    t.integer("version").notNullable();
+    t.integer("outbox_id").notNullable();
+    t.string("pushed_at", 32).notNullable();
+    t.primary(["destination", "entity", "key"]);
+  });
+}
+
+function createAuditLog(knex: Knex) {
+  return knex.schema.createTable("audit_log", (t) => {
+    t.increments("id").primary();
+    t.string("at", 32).notNullable();
+    t.string("actor").notNullable();
+    t.string("action", 64).notNullable();
+    t.string("entity");
+    t.string("key");
+    t.string("field");
+    t.text("before");
+    t.text("after");
+    t.text("details");
+  });
+}
+
 const initial: Migration = {
   name: "0001_initial",
   async up(knex) {
-    await knex.schema.createTable("runs", (t) => {
-      t.increments("id").primary();
-      t.string("job").notNullable();
-      t.string("mode", 16).notNullable();
-      t.string("status", 16).notNullable();
-      t.string("started_at", 32).notNullable();
-      t.string("finished_at", 32);
-      for (const c of [
-        "read",
-        "unchanged",
-        "changed",
-        "rejected",
-        "filtered",
-        "deleted",
-        "conflicts",
-        "outbox",
-      ]) {
-        t.bigInteger(c).notNullable().defaultTo(0);
-      }
-      t.text("error");
-      t.index(["job", "id"]);
-    });
-    await knex.schema.createTable("run_rejects", (t) => {
-      t.integer("run_id").notNullable().references("runs.id");
-      t.integer("line").notNullable();
-      t.string("key");
-      t.string("code", 64).notNullable();
-      t.text("reason").notNullable();
-      t.index(["run_id"]);
-    });
-    await knex.schema.createTable("checkpoints", (t) => {
-      t.string("job").primary();
-      t.text("position").notNullable();
-      t.integer("run_id").notNullable();
-      t.string("updated_at", 32).notNullable();
-    });
-    await knex.schema.createTable("snapshots", (t) => {
-      t.string("entity").notNullable();
-      t.string("key").notNullable();
-      t.string("source").notNullable();
-      t.string("hash", 64).notNullable();
-      t.text("vals").notNullable();
-      t.string("source_time", 40);
-      t.string("observed_at", 32).notNullable();
-      t.integer("run_id").notNullable();
-      t.primary(["entity", "key", "source"]);
-      t.index(["entity", "source"]);
-    });
-    await knex.schema.createTable("golden", (t) => {
-      t.string("entity").notNullable();
-      t.string("key").notNullable();
-      t.integer("version").notNullable();
-      t.string("status", 16).notNullable();
-      t.text("fields").notNullable();
-      t.integer("run_id");
-      t.string("updated_at", 32).notNullable();
-      t.primary(["entity", "key"]);
-    });
-    await knex.schema.createTable("conflicts", (t) => {
-      t.increments("id").primary();
-      t.string("entity").notNullable();
-      t.string("key").notNullable();
-      t.string("field").notNullable();
-      t.string("status", 16).notNullable();
-      t.text("current").notNullable();
-      t.text("candidates").notNullable();
-      t.integer("opened_run");
-      t.string("opened_at", 32).notNullable();
-      t.string("updated_at", 32).notNullable();
-      t.string("closed_at", 32);
-      t.text("resolution");
-      t.index(["entity", "key", "status"]);
-      t.index(["status", "id"]);
-    });
-    await knex.schema.createTable("outbox", (t) => {
-      t.increments("id").primary();
-      t.string("destination").notNullable();
-      t.string("entity").notNullable();
-      t.string("key").notNullable();
-      t.integer("version").notNullable();
-      t.string("op", 16).notNullable();
-      t.text("properties").notNullable();
-      t.text("changed").notNullable();
-      t.string("idempotency_key", 64).notNullable();
-      t.string("status", 16).notNullable();
-      t.integer("attempts").notNullable().defaultTo(0);
-      t.string("next_attempt_at", 32).notNullable();
-      t.text("last_error");
-      t.integer("run_id");
-      t.integer("superseded_by");
-      t.string("created_at", 32).notNullable();
-      t.string("updated_at", 32).notNullable();
-      t.index(["destination", "status", "id"]);
-      t.index(["destination", "entity", "key", "status"]);
-    });
-    await knex.schema.createTable("destination_records", (t) => {
-      t.string("destination").notNullable();
-      t.string("entity").notNullable();
-      t.string("key").notNullable();
-      t.string("remote_id");
-      t.text("pushed").notNullable();
-      t.integer("version").notNullable();
-      t.integer("outbox_id").notNullable();
-      t.string("pushed_at", 32).notNullable();
-      t.primary(["destination", "entity", "key"]);
-    });
-    await knex.schema.createTable("audit_log", (t) => {
-      t.increments("id").primary();
-      t.string("at", 32).notNullable();
-      t.string("actor").notNullable();
-      t.string("action", 64).notNullable();
-      t.string("entity");
-      t.string("key");
-      t.string("field");
-      t.text("before");
-      t.text("after");
-      t.text("details");
-    });
+    await createRuns(knex);
+    await createRunRejects(knex);
+    await createCheckpoints(knex);
+    await createSnapshots(knex);
+    await createGolden(knex);
+    await createConflicts(knex);
+    await createOutbox(knex);
+    await createDestinationRecords(knex);
+    await createAuditLog(knex);
   },
   async down(knex) {
     for (const table of [

@@ -1,6 +1,5 @@
-/** Runs, their accounting, their rejected rows, and each job's checkpoint. */
-import type { CursorPosition } from "../sources/source.ts";
-import { type Db, insertChunked } from "./store.ts";
+/** Runs and their accounting: what each run read and what became of it. */
+import type { Db } from "./store.ts";
 
 export const COUNTERS = [
   "read",
@@ -43,6 +42,14 @@ export async function startRun(db: Db, job: string, mode: string, at: string): P
   return Number(typeof row === "object" ? (row as { id: number }).id : row);
 }
 
+/**
+ * A dry run's row, id 0, written inside the transaction the dry run rolls back: what the run writes refers
+ * to a run, and none is left behind.
+ */
+export async function startDryRun(db: Db, job: string, mode: string, at: string) {
+  await db("runs").insert({ id: 0, job, mode, status: "running", started_at: at });
+}
+
 /** Adds a batch's counts to its run, inside the batch's transaction. */
 export async function addCounts(db: Db, runId: number, counts: Counts) {
   const update: Record<string, unknown> = {};
@@ -78,45 +85,4 @@ export async function listRuns(db: Db, filter: { job?: string; limit?: number } 
     .limit(filter.limit ?? 20);
   if (filter.job) q.where({ job: filter.job });
   return ((await q) as RunRow[]).map(fromRaw);
-}
-
-export interface RejectRow {
-  line: number;
-  key: string | null;
-  code: string;
-  reason: string;
-}
-
-export async function writeRejects(db: Db, runId: number, rejects: readonly RejectRow[]) {
-  await insertChunked(
-    db,
-    "run_rejects",
-    rejects.map((r) => ({ run_id: runId, line: r.line, key: r.key, code: r.code, reason: r.reason })),
-  );
-}
-
-export async function listRejects(db: Db, runId: number, limit = 1000): Promise<RejectRow[]> {
-  return db("run_rejects")
-    .select("line", "key", "code", "reason")
-    .where({ run_id: runId })
-    .orderBy("line")
-    .limit(limit);
-}
-
-export async function loadCheckpoint(db: Db, job: string): Promise<CursorPosition | null> {
-  const row = (await db("checkpoints").where({ job }).first()) as { position: string } | undefined;
-  return row ? (JSON.parse(row.position) as CursorPosition) : null;
-}
-
-export async function saveCheckpoint(
-  db: Db,
-  job: string,
-  runId: number,
-  at: string,
-  position: CursorPosition,
-) {
-  await db("checkpoints")
-    .insert({ job, position: JSON.stringify(position), run_id: runId, updated_at: at })
-    .onConflict("job")
-    .merge();
 }

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { ConfigError } from "../../src/errors.ts";
-import type { PlannedEvent } from "../../src/runner/batch.ts";
-import type { RejectRow } from "../../src/state/runs.repo.ts";
+import type { PlannedEvent } from "../../src/runner/batch-context.ts";
+import type { RejectRow } from "../../src/state/run-rejects.repo.ts";
 import {
   byCustomerNo,
   custId,
