@@ -11,7 +11,7 @@
  */
 import type { Project } from "../config/load.ts";
 import { blamesDestination, type DeliveryItem, type Destination, type ItemResult } from "../destinations/destination.ts";
-import { describeError, type FerryError, TransientError } from "../errors.ts";
+import { describeError, type FerryError, needsPerson, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
 import {
@@ -73,9 +73,6 @@ interface Sent {
   results: ItemResult[];
   effects: Map<number, RemoteEditEffects>;
 }
-
-/** Of the errors that blame a destination, the ones a person must fix (credentials, a folder, a host key): no point knocking again soon. */
-const NEEDS_A_PERSON = new Set(["DEST_UNAUTHORIZED", "DEST_FILE_FOLDER", "DEST_SFTP_HOST_KEY_MISMATCH"]);
 
 export async function deliverAll(
   project: Project,
@@ -284,8 +281,8 @@ async function commitResults(
         held.push(row.id);
         tally.held++;
         const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-        // Refused credentials need a person: wait long enough that a run does not keep knocking.
-        const wait = NEEDS_A_PERSON.has(error.code) ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
+        // Refused credentials (a folder, a host key) need a person: wait long enough that a run does not keep knocking.
+        const wait = needsPerson(error) ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
         heldUntil = Math.max(heldUntil, wait);
         continue;
       }

@@ -7,7 +7,7 @@
 import { type Auth, bearerAuth, OAuth2Auth } from "../../delivery/auth.ts";
 import { destinationClient, timeoutOf } from "../../delivery/delivery.config.ts";
 import type { Values } from "../../engine/types.ts";
-import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
+import { blameOf, type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import {
   type Answer,
   type DeliveryItem,
@@ -103,14 +103,14 @@ export function createHubSpotDestination(
       onDone(items, await call(items));
     } catch (e) {
       const error = e as FerryError;
-      if (error instanceof PermanentError && error.code === "DEST_REJECTED" && items.length > 1) {
+      if (error instanceof PermanentError && blameOf(error) === "record" && items.length > 1) {
         const mid = Math.ceil(items.length / 2);
         await sendSplitting(items.slice(0, mid), call, onDone, fail);
         await sendSplitting(items.slice(mid), call, onDone, fail);
         return;
       }
       if (
-        (error instanceof PermanentError && error.code === "DEST_UNAUTHORIZED") ||
+        (error instanceof PermanentError && blameOf(error) === "destination") ||
         error instanceof TransientError
       )
         throw error;
