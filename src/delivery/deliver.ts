@@ -26,8 +26,9 @@ import {
   recordPushed,
 } from "../state/outbox.repo.ts";
 import type { StateStore } from "../state/store.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
-import type { RemoteEdits } from "./delivery.config.ts";
+import type { RemoteEdits } from "../destinations/shared.config.ts";
+import { backoffDelay } from "../http/backoff.ts";
+import { sleep } from "../sleep.ts";
 import { applyRemoteEditEffects, guardRemoteEdits, type RemoteEditEffects, type RemoteEditsContext } from "./remote-edits.ts";
 
 export interface DeliverOptions {

@@ -4,8 +4,8 @@
  * looking records up by the mapping's unique match property first: a retried create finds the record the
  * first attempt made and updates it instead.
  */
-import { type Auth, bearerAuth, OAuth2Auth } from "../../delivery/auth.ts";
-import { destinationClient, timeoutOf } from "../../delivery/delivery.config.ts";
+import { type Auth, bearerAuth, OAuth2Auth } from "../../http/auth.ts";
+import { destinationClient, timeoutOf } from "../../http/http.config.ts";
 import type { Values } from "../../engine/types.ts";
 import { blameOf, type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import {

@@ -2,8 +2,8 @@
  * The `rest` destination's credentials: its `auth` block turned into one of the delivery layer's Auths.
  * References are resolved here, when the destination is created, into Secrets.
  */
-import { type Auth, basicAuth, bearerAuth, headerAuth, OAuth2Auth } from "../../delivery/auth.ts";
-import { timeoutOf } from "../../delivery/delivery.config.ts";
+import { type Auth, basicAuth, bearerAuth, headerAuth, OAuth2Auth } from "../../http/auth.ts";
+import { timeoutOf } from "../../http/http.config.ts";
 import { type DestinationContext, destinationSecret } from "../destination.ts";
 import type { RestDestinationConfig } from "./rest.config.ts";
 

@@ -13,9 +13,10 @@
  * answered yet gets that error as its result; the delivery layer keeps them pending without an attempt.
  */
 import { hash } from "node:crypto";
-import type { BackoffPolicy } from "../../delivery/backoff.ts";
-import { destinationClient } from "../../delivery/delivery.config.ts";
-import { type HttpResponse, trimBody } from "../../delivery/http-client.ts";
+import type { BackoffPolicy } from "../../http/backoff.ts";
+import { trimBody } from "../../http/exchange.ts";
+import type { HttpResponse } from "../../http/http-client.ts";
+import { destinationClient } from "../../http/http.config.ts";
 import type { Values } from "../../engine/types.ts";
 import { FerryError, PermanentError } from "../../errors.ts";
 import {

@@ -4,8 +4,8 @@
  * endpoint answers with the org's instance URL, where every API request then goes.
  */
 import { createPrivateKey, sign } from "node:crypto";
-import { OAuth2Auth } from "../../delivery/auth.ts";
-import { timeoutOf } from "../../delivery/delivery.config.ts";
+import { OAuth2Auth } from "../../http/auth.ts";
+import { timeoutOf } from "../../http/http.config.ts";
 import { ConfigError } from "../../errors.ts";
 import { type DestinationContext, destinationSecret } from "../destination.ts";
 import type { SalesforceDestinationConfig } from "./salesforce.config.ts";
