@@ -7,10 +7,174 @@
  * - FatalError: an invariant broke (accounting mismatch, guard tripped); the run stops and is marked failed.
  *
  * Every error has a stable `code` (`SOURCE_SQL_NOT_READ_ONLY`, `DEST_RATE_LIMITED`...) that scripts and
- * tests can match on, and a message that tells the user what to do.
+ * tests can match on, and a message that tells the user what to do. Every code is declared once, in
+ * ERROR_CODES, with its class, what it blames and whether a person must act: a code that is not there, or
+ * is there for another class, does not compile.
  */
 
 export type ErrorKind = "config" | "transient" | "data" | "permanent" | "fatal";
+
+/**
+ * What an error says is wrong, which decides who waits for whom:
+ * - configuration: Ferry's configuration, its command line, or the access and setup they name;
+ * - source: a source system or file as a whole (down, unreadable, refused by a guard);
+ * - destination: a destination as a whole (down, rate limiting, refusing the credentials or the folder):
+ *   delivery holds its records without counting an attempt;
+ * - record: one record (or one record's request); the others go on;
+ * - ferry: Ferry itself (its state store, an invariant, a run stopped from outside).
+ */
+export type Blame = "configuration" | "source" | "destination" | "record" | "ferry";
+
+export interface ErrorCodeSpec {
+  readonly kind: ErrorKind;
+  readonly blame: Blame;
+  /** Waiting does not help: a person must change something (configuration, credentials, data, a file) first. */
+  readonly person: boolean;
+}
+
+/** Every code Ferry raises or reports. */
+export const ERROR_CODES = {
+  // Configuration and the command line: nothing is read or written until a person fixes them.
+  CLI_BAD_OPTION: { kind: "config", blame: "configuration", person: true },
+  CONFIG_ARCHIVE_NEEDS_PROPERTY: { kind: "config", blame: "configuration", person: true },
+  CONFIG_BAD_TRANSFORM: { kind: "config", blame: "configuration", person: true },
+  CONFIG_BAD_URL: { kind: "config", blame: "configuration", person: true },
+  CONFIG_CSV_ALIAS_CONFLICT: { kind: "config", blame: "configuration", person: true },
+  CONFIG_CSV_NO_COLUMNS: { kind: "config", blame: "configuration", person: true },
+  CONFIG_CSV_UNKNOWN_COLUMN: { kind: "config", blame: "configuration", person: true },
+  CONFIG_DUPLICATE_ENTITY: { kind: "config", blame: "configuration", person: true },
+  CONFIG_INVALID: { kind: "config", blame: "configuration", person: true },
+  CONFIG_KEY_NOT_A_COLUMN: { kind: "config", blame: "configuration", person: true },
+  CONFIG_MISSING_COLUMN: { kind: "config", blame: "configuration", person: true },
+  CONFIG_NO_PROJECT: { kind: "config", blame: "configuration", person: true },
+  CONFIG_ORACLE_NO_SERVICE: { kind: "config", blame: "configuration", person: true },
+  CONFIG_SECRET_INVALID: { kind: "config", blame: "configuration", person: true },
+  CONFIG_SECRET_UNRESOLVED: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNKNOWN_CONNECTION: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNKNOWN_DESTINATION: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNKNOWN_FIELD: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNKNOWN_JOB: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNKNOWN_MAPPING: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNKNOWN_SOURCE: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNREADABLE: { kind: "config", blame: "configuration", person: true },
+  CONFIG_YAML_SYNTAX: { kind: "config", blame: "configuration", person: true },
+  CONFLICT_RESOLUTION_INVALID: { kind: "config", blame: "configuration", person: true },
+  DEST_BAD_PRIVATE_KEY: { kind: "config", blame: "configuration", person: true },
+  DLQ_ALREADY_RESOLVED: { kind: "config", blame: "configuration", person: true },
+  DLQ_BAD_ID: { kind: "config", blame: "configuration", person: true },
+  DLQ_NOTHING_SELECTED: { kind: "config", blame: "configuration", person: true },
+  DLQ_UNKNOWN_ENTRY: { kind: "config", blame: "configuration", person: true },
+  SOURCE_FOLDER_MISSING: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SCRAPE_LOGIN_FAILED: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SCRAPE_NO_BROWSER: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SCRAPE_STEP_INVALID: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SFTP_HOST_KEY_MISMATCH: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SFTP_LOGIN_REFUSED: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SFTP_NOT_FOUND: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SFTP_PERMISSION: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SQL_BAD_CONNECTION: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SQL_LOGIN_REFUSED: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SQL_NOT_READ_ONLY: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SQL_QUERY_FAILED: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SQL_UNKNOWN_COLUMN: { kind: "config", blame: "configuration", person: true },
+
+  // A destination as a whole: its records are held, not blamed. Transient ones clear by themselves.
+  DEST_CIRCUIT_OPEN: { kind: "transient", blame: "destination", person: false },
+  DEST_RATE_LIMITED: { kind: "transient", blame: "destination", person: false },
+  DEST_TIMEOUT: { kind: "transient", blame: "destination", person: false },
+  DEST_UNAVAILABLE: { kind: "transient", blame: "destination", person: false },
+  DEST_UNREACHABLE: { kind: "transient", blame: "destination", person: false },
+  DEST_FILE_FOLDER: { kind: "permanent", blame: "destination", person: true },
+  DEST_SFTP_HOST_KEY_MISMATCH: { kind: "permanent", blame: "destination", person: true },
+  DEST_UNAUTHORIZED: { kind: "permanent", blame: "destination", person: true },
+
+  // One record's delivery: retried (transient, attempts counted) or dead-lettered (permanent).
+  DEST_RECORD_BUSY: { kind: "transient", blame: "record", person: false },
+  /** A file of records not completely written: retried as its records' failure, attempts counted. */
+  DEST_SFTP_INCOMPLETE: { kind: "transient", blame: "record", person: false },
+  DEST_AMBIGUOUS_MATCH: { kind: "permanent", blame: "record", person: true },
+  DEST_ID_MISMATCH: { kind: "permanent", blame: "record", person: true },
+  DEST_NO_DELETE: { kind: "permanent", blame: "record", person: true },
+  DEST_NO_ID: { kind: "permanent", blame: "record", person: true },
+  DEST_NO_RESULT: { kind: "permanent", blame: "record", person: true },
+  DEST_REJECTED: { kind: "permanent", blame: "record", person: true },
+  DEST_TEMPLATE_EMPTY: { kind: "permanent", blame: "record", person: true },
+  DEST_UNEXPECTED_ANSWER: { kind: "permanent", blame: "record", person: true },
+
+  // One record read from a source: rejected and reported; the run goes on.
+  DATA_BAD_DATE: { kind: "data", blame: "record", person: true },
+  DATA_BAD_VALUE: { kind: "data", blame: "record", person: true },
+  DATA_CSV_FIELD_COUNT: { kind: "data", blame: "record", person: true },
+  /** Reported as a rejected row's code, never thrown. */
+  DATA_DUPLICATE_KEY: { kind: "data", blame: "record", person: true },
+  DATA_FIXED_WIDTH_BAD_DATE: { kind: "data", blame: "record", person: true },
+  DATA_FIXED_WIDTH_BAD_NUMBER: { kind: "data", blame: "record", person: true },
+  DATA_FIXED_WIDTH_LONG_LINE: { kind: "data", blame: "record", person: true },
+  DATA_FIXED_WIDTH_SHORT_LINE: { kind: "data", blame: "record", person: true },
+  DATA_FIXED_WIDTH_UNKNOWN_RECORD_TYPE: { kind: "data", blame: "record", person: true },
+  DATA_KEY_MISSING: { kind: "data", blame: "record", person: true },
+  DATA_REQUIRED_MISSING: { kind: "data", blame: "record", person: true },
+  DATA_SQL_VALUE_REFUSED: { kind: "data", blame: "record", person: true },
+
+  // A source as a whole, for now: retried with backoff, or by the next run.
+  SOURCE_SCRAPE_HTTP_UNAVAILABLE: { kind: "transient", blame: "source", person: false },
+  SOURCE_SCRAPE_TIMEOUT: { kind: "transient", blame: "source", person: false },
+  SOURCE_SCRAPE_UNREACHABLE: { kind: "transient", blame: "source", person: false },
+  SOURCE_SFTP_INCOMPLETE: { kind: "transient", blame: "source", person: false },
+  SOURCE_UNAVAILABLE: { kind: "transient", blame: "source", person: false },
+
+  // A source's file, page or query that cannot be taken: the run stops, nothing of it applied.
+  MASS_DELETE_REFUSED: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_DUPLICATE_HEADER: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_EMPTY: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_MISSING_COLUMN: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_RECORD_TOO_LARGE: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_UNPARSABLE: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FILE_BAD_BYTE: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FILE_BOM_MISMATCH: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FILE_LINE_TOO_LONG: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FILE_NOT_FOUND: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FILE_NOT_UTF16: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FILE_NOT_UTF8: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FIXED_WIDTH_AFTER_TRAILER: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FIXED_WIDTH_BAD_TRAILER: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FIXED_WIDTH_NO_TRAILER: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FIXED_WIDTH_SECOND_TRAILER: { kind: "fatal", blame: "source", person: true },
+  SOURCE_FIXED_WIDTH_TRAILER_COUNT: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_DOWNLOAD_FAILED: { kind: "fatal", blame: "source", person: false },
+  SOURCE_SCRAPE_EMPTY_PAGE: { kind: "fatal", blame: "source", person: false },
+  SOURCE_SCRAPE_EXPORT_NOT_CSV: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_FAILED: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_HTTP_ERROR: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_NO_DOWNLOAD: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_PAGE_LIMIT: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_REQUIRED_FIELD: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_SELECTOR_NOT_FOUND: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_SESSION_LOST: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SCRAPE_STEP_FAILED: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SQL_CURSOR_STUCK: { kind: "fatal", blame: "source", person: true },
+  SOURCE_SQL_TOO_MANY_NULL_KEYS: { kind: "fatal", blame: "source", person: true },
+
+  // Ferry itself.
+  RUN_INTERRUPTED: { kind: "transient", blame: "ferry", person: false },
+  SOURCE_SCRAPE_BROWSER_FAILED: { kind: "transient", blame: "ferry", person: false },
+  STATE_UNAVAILABLE: { kind: "transient", blame: "ferry", person: false },
+  RUN_ACCOUNTING_MISMATCH: { kind: "fatal", blame: "ferry", person: true },
+  RUN_FAILED: { kind: "fatal", blame: "ferry", person: true },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The codes declared for one class of error. */
+export type CodeOf<K extends ErrorKind> = {
+  [C in ErrorCode]: (typeof ERROR_CODES)[C]["kind"] extends K ? C : never;
+}[ErrorCode];
+
+export type ConfigCode = CodeOf<"config">;
+export type TransientCode = CodeOf<"transient">;
+export type DataCode = CodeOf<"data">;
+export type PermanentCode = CodeOf<"permanent">;
+export type FatalCode = CodeOf<"fatal">;
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -19,14 +183,15 @@ export interface ErrorOptions {
 }
 
 export class FerryError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
+  /** The code's class, from ERROR_CODES. */
   readonly kind: ErrorKind;
   readonly details: Record<string, unknown>;
 
-  constructor(kind: ErrorKind, code: string, message: string, options: ErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.kind = kind;
+    this.kind = ERROR_CODES[code].kind;
     this.code = code;
     this.details = options.details ?? {};
   }
@@ -34,6 +199,16 @@ export class FerryError extends Error {
   toJSON(): Record<string, unknown> {
     return { name: this.name, code: this.code, kind: this.kind, message: this.message, ...this.details };
   }
+}
+
+/** What the error blames; undefined for anything thrown that is not a FerryError. */
+export function blameOf(error: unknown): Blame | undefined {
+  return error instanceof FerryError ? ERROR_CODES[error.code].blame : undefined;
+}
+
+/** Whether a person must act before trying again can help (false for anything that is not a FerryError). */
+export function needsPerson(error: unknown): boolean {
+  return error instanceof FerryError && ERROR_CODES[error.code].person;
 }
 
 /** Where in a configuration file something is wrong. */
@@ -46,9 +221,11 @@ export interface ConfigLocation {
 }
 
 export class ConfigError extends FerryError {
+  declare readonly code: ConfigCode;
+  declare readonly kind: "config";
   readonly location: ConfigLocation | undefined;
-  constructor(code: string, message: string, location?: ConfigLocation, options: ErrorOptions = {}) {
-    super("config", code, location ? `${formatLocation(location)}: ${message}` : message, {
+  constructor(code: ConfigCode, message: string, location?: ConfigLocation, options: ErrorOptions = {}) {
+    super(code, location ? `${formatLocation(location)}: ${message}` : message, {
       ...options,
       details: { ...options.details, ...(location ?? {}) },
     });
@@ -65,28 +242,36 @@ export function formatLocation(loc: ConfigLocation): string {
 }
 
 export class TransientError extends FerryError {
+  declare readonly code: TransientCode;
+  declare readonly kind: "transient";
   readonly retryAfterMs: number | undefined;
-  constructor(code: string, message: string, options: ErrorOptions & { retryAfterMs?: number } = {}) {
-    super("transient", code, message, options);
+  constructor(code: TransientCode, message: string, options: ErrorOptions & { retryAfterMs?: number } = {}) {
+    super(code, message, options);
     this.retryAfterMs = options.retryAfterMs;
   }
 }
 
 export class DataError extends FerryError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super("data", code, message, options);
+  declare readonly code: DataCode;
+  declare readonly kind: "data";
+  constructor(code: DataCode, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class PermanentError extends FerryError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super("permanent", code, message, options);
+  declare readonly code: PermanentCode;
+  declare readonly kind: "permanent";
+  constructor(code: PermanentCode, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 export class FatalError extends FerryError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super("fatal", code, message, options);
+  declare readonly code: FatalCode;
+  declare readonly kind: "fatal";
+  constructor(code: FatalCode, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
@@ -97,7 +282,7 @@ export const ExitCode = {
   partial: 1,
   /** Configuration is invalid: nothing was read or written. */
   config: 2,
-  /** A safety guard refused the run (mass delete, accounting); nothing was applied past the last commit. */
+  /** A safety guard refused the run (mass delete, accounting) or it stopped; nothing was applied past the last commit. */
   refused: 3,
   /** A source or destination could not be reached after retries. */
   unavailable: 4,
@@ -105,19 +290,46 @@ export const ExitCode = {
   internal: 70,
 } as const;
 
-export function exitCodeFor(error: unknown): number {
-  if (!(error instanceof FerryError)) return ExitCode.internal;
-  switch (error.kind) {
-    case "config":
-      return ExitCode.config;
-    case "fatal":
-      return ExitCode.refused;
-    case "transient":
-    case "permanent":
-      return ExitCode.unavailable;
-    case "data":
-      return ExitCode.partial;
-  }
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * The exit code of a command an error stopped, by the error's class. Only a configuration error is exit 2
+ * and only a transient one (a system unreachable after retries) exit 4; any other class stopped the command
+ * with nothing applied past the last commit (3). Anything that is not a FerryError is a bug (70).
+ */
+const EXIT_CODE_OF_KIND: Record<ErrorKind, ExitCode> = {
+  config: ExitCode.config,
+  transient: ExitCode.unavailable,
+  fatal: ExitCode.refused,
+  permanent: ExitCode.refused,
+  data: ExitCode.refused,
+};
+
+export function exitCodeFor(error: unknown): ExitCode {
+  return error instanceof FerryError ? EXIT_CODE_OF_KIND[error.kind] : ExitCode.internal;
+}
+
+/** What a command did, as far as its exit code goes. */
+export interface Outcome {
+  /** A run's status (`ferry run`, `ferry plan`); none for a command that only delivers. */
+  status?: "succeeded" | "partial" | "failed" | "refused";
+  /** What stopped a failed run. */
+  error?: unknown;
+  /** Delivery's tallies: `error` when a destination was left unavailable, `dead` for records dead-lettered. */
+  delivery?: Iterable<{ error?: string; dead: number }>;
+}
+
+/**
+ * The exit code of a run or a delivery: 3 refused by a guard; a failed run by its error's class
+ * (exitCodeFor); 4 a destination left unavailable; 1 records rejected or dead-lettered; else 0.
+ */
+export function exitCodeOf(outcome: Outcome): ExitCode {
+  if (outcome.status === "refused") return ExitCode.refused;
+  if (outcome.status === "failed") return exitCodeFor(outcome.error);
+  const delivery = [...(outcome.delivery ?? [])];
+  if (delivery.some((t) => t.error)) return ExitCode.unavailable;
+  if (outcome.status === "partial" || delivery.some((t) => t.dead > 0)) return ExitCode.partial;
+  return ExitCode.ok;
 }
 
 /** A one-line description of any thrown value, for logs and run records. */

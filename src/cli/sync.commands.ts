@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { getJob } from "../config/load.ts";
 import { type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
-import { ExitCode, FerryError } from "../errors.ts";
+import { ExitCode, exitCodeOf, FerryError } from "../errors.ts";
 import type { PlannedEvent } from "../runner/batch-context.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
 import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
@@ -18,21 +18,6 @@ const errorCode = (error: Error | undefined) => (error instanceof FerryError ? e
 function summarize(result: RunResult): string {
   const c = result.counts;
   return `run ${result.runId ?? "(dry)"} of ${result.job}: ${result.status}. read ${c.read} = unchanged ${c.unchanged} + changed ${c.changed} + rejected ${c.rejected} + filtered ${c.filtered}; deleted ${c.deleted}, conflicts opened ${c.conflicts}, outbox rows ${c.outbox}`;
-}
-
-function exitFor(result: RunResult, tallies: Map<string, DeliveryTally>): number {
-  if (result.status === "refused") return ExitCode.refused;
-  if (result.status === "failed") {
-    const kind = (result.error as { kind?: string } | undefined)?.kind;
-    return kind === "config"
-      ? ExitCode.config
-      : kind === "transient"
-        ? ExitCode.unavailable
-        : ExitCode.refused;
-  }
-  for (const t of tallies.values()) if (t.error) return ExitCode.unavailable;
-  if (result.status === "partial" || [...tallies.values()].some((t) => t.dead > 0)) return ExitCode.partial;
-  return ExitCode.ok;
 }
 
 export function registerSyncCommands(program: Command, globals: () => GlobalOptions) {
@@ -103,7 +88,7 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
             process.stdout.write(deliveryLine(d, t));
           }
         }
-        process.exitCode = exitFor(result, tallies);
+        process.exitCode = exitCodeOf({ status: result.status, error: result.error, delivery: tallies.values() });
       } finally {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
@@ -172,12 +157,8 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
             }
           }
         }
-        process.exitCode =
-          result.status === "failed"
-            ? ExitCode.config
-            : result.status === "refused"
-              ? ExitCode.refused
-              : ExitCode.ok;
+        // A plan's rejects are a preview: it exits 0 unless the run it plays could not finish.
+        process.exitCode = result.status === "partial" ? ExitCode.ok : exitCodeOf({ status: result.status, error: result.error });
       } finally {
         await ctx.close();
       }
@@ -202,11 +183,7 @@ export function registerSyncCommands(program: Command, globals: () => GlobalOpti
         );
         if (g.json) printJson(Object.fromEntries(tallies));
         else printTable([...tallies].map(([destination, t]) => ({ destination, ...t })));
-        process.exitCode = [...tallies.values()].some((t) => t.error)
-          ? ExitCode.unavailable
-          : [...tallies.values()].some((t) => t.dead > 0)
-              ? ExitCode.partial
-              : ExitCode.ok;
+        process.exitCode = exitCodeOf({ delivery: tallies.values() });
       } finally {
         await ctx.close();
       }

@@ -1,6 +1,6 @@
 import * as YAML from "yaml";
 import type { z } from "zod";
-import { ConfigError, formatLocation } from "../errors.ts";
+import { type ConfigCode, ConfigError, formatLocation } from "../errors.ts";
 import {
   allowedKeys,
   describeJsonSchema,
@@ -68,7 +68,7 @@ function jsonSchemaOf(schema: z.ZodType): JsonSchema | undefined {
   }
 }
 
-function fail(file: string, code: string, issues: ConfigIssue[]): ConfigError {
+function fail(file: string, code: ConfigCode, issues: ConfigIssue[]): ConfigError {
   const [first, ...rest] = issues;
   const where = ({ line, column, path }: ConfigIssue) => ({ file, line, column, path: path || undefined });
   const lines = rest.map((issue) => `${formatLocation(where(issue))}: ${issue.message}`);

@@ -11,14 +11,15 @@
  */
 import type { Project } from "../config/load.ts";
 import { blamesDestination, type DeliveryItem, type Destination, type ItemResult } from "../destinations/destination.ts";
-import { describeError, type FerryError, TransientError } from "../errors.ts";
+import { describeError, type FerryError, needsPerson, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
 import { loadRemoteIds, type PushedRecord, recordPushed } from "../state/destination-records.repo.ts";
 import { type DueRow, duePending, holdPending, markDelivered, markFailed, nextDue } from "../state/outbox.repo.ts";
 import type { StateStore } from "../state/store.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
-import type { RemoteEdits } from "./delivery.config.ts";
+import type { RemoteEdits } from "../destinations/shared.config.ts";
+import { backoffDelay } from "../http/backoff.ts";
+import { sleep } from "../sleep.ts";
 import { applyRemoteEditEffects, guardRemoteEdits, type RemoteEditEffects, type RemoteEditsContext } from "./remote-edits.ts";
 
 export interface DeliverOptions {
@@ -65,9 +66,6 @@ interface Sent {
   effects: Map<number, RemoteEditEffects>;
 }
 
-/** Of the errors that blame a destination, the ones a person must fix (credentials, a folder, a host key): no point knocking again soon. */
-const NEEDS_A_PERSON = new Set(["DEST_UNAUTHORIZED", "DEST_FILE_FOLDER", "DEST_SFTP_HOST_KEY_MISMATCH"]);
-
 export async function deliverAll(
   project: Project,
   store: StateStore,
@@ -93,6 +91,25 @@ function remoteEditsOf(project: Project, destination: string): RemoteEdits {
   return cfg?.remote_edits ?? "overwrite";
 }
 
+/** One destination's delivery: what each of its steps needs. */
+interface DeliveryRun {
+  project: Project;
+  store: StateStore;
+  destination: Destination;
+  signal: AbortSignal;
+  now: () => Date;
+  random: (() => number) | undefined;
+  log: Logger;
+  tally: DeliveryTally;
+  maxAttempts: number;
+  /**
+   * Rows read and sent at a time. A page holds several rounds of `concurrency` batches: the pause between
+   * pages (committing one, reading the next) then costs little of a rate-limited destination's allowance.
+   */
+  pageSize: number;
+  remoteEdits: RemoteEditsContext;
+}
+
 export async function deliverTo(
   project: Project,
   store: StateStore,
@@ -100,84 +117,112 @@ export async function deliverTo(
   options: DeliverOptions,
 ): Promise<DeliveryTally> {
   const now = options.now ?? (() => new Date());
-  const signal = options.signal ?? new AbortController().signal;
-  const log = options.log.child({ destination: d.name });
-  const tally = emptyTally();
-  const maxAttempts = maxAttemptsOf(project, d.name);
-  // A page holds several rounds of `concurrency` batches: the pause between pages (committing one, reading
-  // the next) then costs little of a rate-limited destination's allowance.
-  const pageSize = d.maxBatchSize * d.concurrency * 4;
-
-  const remoteEdits: RemoteEditsContext = { project, store, destination: d, mode: remoteEditsOf(project, d.name), now };
-
-  /**
-   * Sends a page, at most `concurrency` batches at once; a batch whose write throws answers that error per
-   * item. Under `remote_edits`, each batch's updates are first checked against what the destination holds.
-   */
-  const send = async (rows: DueRow[]): Promise<Sent> => {
-    const items = await toItems(project, store, d.name, rows);
-    const chunks: DeliveryItem[][] = [];
-    for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
-    const answers: ItemResult[][] = new Array(chunks.length);
-    const effects = new Map<number, RemoteEditEffects>();
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) {
-        const i = next++;
-        try {
-          const guarded = await guardRemoteEdits(remoteEdits, chunks[i]!, signal);
-          for (const [id, e] of guarded.effects) effects.set(id, e);
-          tally.remoteEdits += guarded.withheld;
-          answers[i] = guarded.send.length > 0 ? [...guarded.kept, ...(await d.write(guarded.send, signal))] : guarded.kept;
-        } catch (e) {
-          const error = e instanceof Error && "code" in e ? (e as FerryError) : new TransientError("DEST_UNAVAILABLE", describeError(e), { cause: e });
-          answers[i] = chunks[i]!.map((item): ItemResult => ({ outboxId: item.outboxId, ok: false, error }));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(d.concurrency, chunks.length) }, worker));
-    return { results: answers.flat(), effects };
+  const run: DeliveryRun = {
+    project,
+    store,
+    destination: d,
+    signal: options.signal ?? new AbortController().signal,
+    now,
+    random: options.random,
+    log: options.log.child({ destination: d.name }),
+    tally: emptyTally(),
+    maxAttempts: maxAttemptsOf(project, d.name),
+    pageSize: d.maxBatchSize * d.concurrency * 4,
+    remoteEdits: { project, store, destination: d, mode: remoteEditsOf(project, d.name), now },
   };
-  const due = (afterId: number) =>
-    signal.aborted ? Promise.resolve([]) : duePending(store.knex, d.name, now().toISOString(), pageSize, afterId);
+  do {
+    await deliverPass(run, options.onProgress);
+  } while (await nextPassDue(run, options.waitForRetriesMs ?? 0));
 
-  // A pass walks through the due rows in id order, a page at a time. Once a page's answers are in, the next
-  // page is sent before they are committed: the destination works on it while Ferry writes. A page is sent
-  // only once the one before has its answers, so two versions of one record are never in flight together.
-  // A page that finds the destination down ends the pass.
-  for (;;) {
-    let page = await due(0);
-    let sending = page.length > 0 ? send(page) : null;
-    while (sending) {
-      const { results, effects } = await sending;
-      const sent = page;
-      const down = results.find((r) => !r.ok && blamesDestination(r.error));
-      if (down) {
-        sending = null;
-        tally.error = describeError((down as ItemResult & { ok: false }).error);
-        log.warn({ err: tally.error }, "delivery paused: the destination is unavailable");
-      } else {
-        page = await due(sent.at(-1)!.id);
-        sending = page.length > 0 ? send(page) : null;
-      }
-      await commitResults(store, d.name, sent, results, effects, maxAttempts, now, options.random, tally);
-      options.onProgress?.(d.name, { ...tally });
+  const { tally } = run;
+  tally.pending = await countPending(store, d.name);
+  if (tally.pending === 0) delete tally.error;
+  run.log.info(tally, "delivery finished");
+  return tally;
+}
+
+/**
+ * One pass through the due rows in id order, a page at a time. Once a page's answers are in, the next page
+ * is sent before they are committed: the destination works on it while Ferry writes. A page is sent only
+ * once the one before has its answers, so two versions of one record are never in flight together. A page
+ * that finds the destination down ends the pass.
+ */
+async function deliverPass(run: DeliveryRun, onProgress: DeliverOptions["onProgress"]): Promise<void> {
+  const { destination: d, tally } = run;
+  let page = await duePage(run, 0);
+  let sending = page.length > 0 ? sendPage(run, page) : null;
+  while (sending) {
+    const { results, effects } = await sending;
+    const sent = page;
+    const down = results.find((r) => !r.ok && blamesDestination(r.error));
+    if (down) {
+      sending = null;
+      tally.error = describeError((down as ItemResult & { ok: false }).error);
+      run.log.warn({ err: tally.error }, "delivery paused: the destination is unavailable");
+    } else {
+      page = await duePage(run, sent.at(-1)!.id);
+      sending = page.length > 0 ? sendPage(run, page) : null;
     }
-    // The end of a pass. Rows that failed in it and are due again soon enough are taken by a new pass.
-    if (signal.aborted) break;
-    const next = await nextDue(store.knex, d.name);
-    if (next === null) break;
-    const wait = Date.parse(next) - now().getTime();
-    if (wait > (options.waitForRetriesMs ?? 0)) break;
-    await sleep(Math.max(wait, 10), signal).catch(() => {});
+    await commitResults(run, sent, results, effects);
+    onProgress?.(d.name, { ...tally });
   }
-  const pending = (await store.knex("outbox").where({ destination: d.name, status: "pending" }).count({ n: "*" }).first()) as {
+}
+
+/** The next page of rows due, after the row `afterId`; none once delivery is aborted. */
+function duePage(run: DeliveryRun, afterId: number): Promise<DueRow[]> {
+  if (run.signal.aborted) return Promise.resolve([]);
+  return duePending(run.store.knex, run.destination.name, run.now().toISOString(), run.pageSize, afterId);
+}
+
+/**
+ * The end of a pass: whether another one follows. Rows that failed in it and are due again within
+ * `waitForRetriesMs` are taken by a new pass, once they are due.
+ */
+async function nextPassDue(run: DeliveryRun, waitForRetriesMs: number): Promise<boolean> {
+  if (run.signal.aborted) return false;
+  const next = await nextDue(run.store.knex, run.destination.name);
+  if (next === null) return false;
+  const wait = Date.parse(next) - run.now().getTime();
+  if (wait > waitForRetriesMs) return false;
+  await sleep(Math.max(wait, 10), run.signal).catch(() => {});
+  return true;
+}
+
+async function countPending(store: StateStore, destination: string): Promise<number> {
+  const pending = (await store.knex("outbox").where({ destination, status: "pending" }).count({ n: "*" }).first()) as {
     n: number | string;
   };
-  tally.pending = Number(pending.n);
-  if (tally.pending === 0) delete tally.error;
-  log.info(tally, "delivery finished");
-  return tally;
+  return Number(pending.n);
+}
+
+/**
+ * Sends a page, at most `concurrency` batches at once; a batch whose write throws answers that error per
+ * item. Under `remote_edits`, each batch's updates are first checked against what the destination holds.
+ */
+async function sendPage(run: DeliveryRun, rows: DueRow[]): Promise<Sent> {
+  const { destination: d, signal, tally } = run;
+  const items = await toItems(run.project, run.store, d.name, rows);
+  const chunks: DeliveryItem[][] = [];
+  for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
+  const answers: ItemResult[][] = new Array(chunks.length);
+  const effects = new Map<number, RemoteEditEffects>();
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      const i = next++;
+      try {
+        const guarded = await guardRemoteEdits(run.remoteEdits, chunks[i]!, signal);
+        for (const [id, e] of guarded.effects) effects.set(id, e);
+        tally.remoteEdits += guarded.withheld;
+        answers[i] = guarded.send.length > 0 ? [...guarded.kept, ...(await d.write(guarded.send, signal))] : guarded.kept;
+      } catch (e) {
+        const error = e instanceof Error && "code" in e ? (e as FerryError) : new TransientError("DEST_UNAVAILABLE", describeError(e), { cause: e });
+        answers[i] = chunks[i]!.map((item): ItemResult => ({ outboxId: item.outboxId, ok: false, error }));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(d.concurrency, chunks.length) }, worker));
+  return { results: answers.flat(), effects };
 }
 
 async function toItems(project: Project, store: StateStore, destination: string, rows: DueRow[]): Promise<DeliveryItem[]> {
@@ -230,17 +275,14 @@ function deadLetterOf(destination: string, row: DueRow, result: ItemResult & { o
 }
 
 async function commitResults(
-  store: StateStore,
-  destination: string,
+  run: DeliveryRun,
   rows: DueRow[],
   results: ItemResult[],
   /** What the remote-edits check decided per record: committed only for records delivered (or kept). */
   effects: ReadonlyMap<number, RemoteEditEffects>,
-  maxAttempts: number,
-  now: () => Date,
-  random: (() => number) | undefined,
-  tally: DeliveryTally,
 ) {
+  const { store, maxAttempts, now, random, tally } = run;
+  const destination = run.destination.name;
   const byId = new Map(rows.map((r) => [r.id, r]));
   const at = now().toISOString();
   await store.knex.transaction(async (tx) => {
@@ -275,8 +317,8 @@ async function commitResults(
         held.push(row.id);
         tally.held++;
         const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-        // Refused credentials need a person: wait long enough that a run does not keep knocking.
-        const wait = NEEDS_A_PERSON.has(error.code) ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
+        // Refused credentials (a folder, a host key) need a person: wait long enough that a run does not keep knocking.
+        const wait = needsPerson(error) ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
         heldUntil = Math.max(heldUntil, wait);
         continue;
       }

@@ -22,7 +22,7 @@ import { applyConflictChanges, loadOpenConflicts } from "../state/conflicts.repo
 import { loadGolden, markConflicted } from "../state/golden.repo.ts";
 import { loadPushed } from "../state/destination-records.repo.ts";
 import type { Db, StateStore } from "../state/store.ts";
-import type { RemoteEdits } from "./delivery.config.ts";
+import type { RemoteEdits } from "../destinations/shared.config.ts";
 import type { FieldType } from "../config/mapping.schema.ts";
 
 /**

@@ -5,7 +5,7 @@
 import type { ConnectorSpec } from "../config/connector.ts";
 import type { Values } from "../engine/types.ts";
 import { type ResolveContext, resolveSecret, type Secret } from "../config/secrets.ts";
-import { describeError, FerryError, PermanentError, TransientError } from "../errors.ts";
+import { blameOf, describeError, FerryError, PermanentError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 export interface DeliveryItem {
@@ -80,21 +80,12 @@ export interface DestinationDefinition<C = unknown> extends ConnectorSpec<C> {
   create(name: string, config: C, context: DestinationContext): Destination;
 }
 
-/** Errors that say the destination is unavailable, not that the record is wrong. */
-const DESTINATION_DOWN = new Set([
-  "DEST_UNREACHABLE",
-  "DEST_UNAVAILABLE",
-  "DEST_TIMEOUT",
-  "DEST_CIRCUIT_OPEN",
-  "DEST_RATE_LIMITED",
-  "DEST_UNAUTHORIZED",
-  "DEST_FILE_FOLDER",
-  "DEST_SFTP_HOST_KEY_MISMATCH",
-]);
-
-/** Whether an error says the destination is unavailable (or refuses the credentials), not that a record is wrong. */
+/**
+ * Whether an error says the destination is unavailable (or refuses the credentials), not that a record is
+ * wrong: its code blames the destination, or it is no FerryError at all.
+ */
 export function blamesDestination(error: unknown): boolean {
-  return !(error instanceof FerryError) || DESTINATION_DOWN.has(error.code);
+  return !(error instanceof FerryError) || blameOf(error) === "destination";
 }
 
 /** Records one item's result; the first result given for an item is the one that counts. */

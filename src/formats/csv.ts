@@ -22,7 +22,7 @@
  */
 import type { Transform } from "node:stream";
 import { CsvError, type InfoRecord, type Options, parse } from "csv-parse";
-import { ConfigError, DataError, FatalError } from "../errors.ts";
+import { ConfigError, DataError, type FatalCode, FatalError } from "../errors.ts";
 import { type CsvSpec, normalizeHeader } from "./csv.config.ts";
 import { decodeText } from "./decode.ts";
 
@@ -363,7 +363,7 @@ function parseFailure(e: CsvError, line: number, header: readonly string[] | und
   const field = index === undefined ? "" : ` (field ${index + 1}${named ? `, ${JSON.stringify(named)}` : ""})`;
   const details = { line, ...(index === undefined ? {} : { field: index + 1 }), reason: e.code };
   const noQuotes = spec.quote === null ? "" : `, or set quote: null if the file never quotes values`;
-  const fail = (code: string, message: string): FatalError =>
+  const fail = (code: FatalCode, message: string): FatalError =>
     new FatalError(code, `${where}line ${line}: ${message}; nothing was applied`, { cause: e, details });
   switch (e.code) {
     case "CSV_QUOTE_NOT_CLOSED":

@@ -11,7 +11,7 @@
 import { Duplex } from "node:stream";
 import iconv from "iconv-lite";
 import { z } from "zod";
-import { FatalError } from "../errors.ts";
+import { type FatalCode, FatalError } from "../errors.ts";
 
 export const TEXT_ENCODINGS = ["auto", "utf8", "utf16le", "utf16be", "windows1252", "latin1"] as const;
 export type TextEncodingName = (typeof TEXT_ENCODINGS)[number];
@@ -242,7 +242,7 @@ class CheckedDecoder {
     }
   }
 
-  private defect(code: string, message: string, offset: number, line: number, byte: number | undefined): FatalError {
+  private defect(code: FatalCode, message: string, offset: number, line: number, byte: number | undefined): FatalError {
     return new FatalError(code, `${prefix(this.options)}${message}`, {
       details: { encoding: this.encoding, offset, line, ...(byte === undefined ? {} : { byte }) },
     });

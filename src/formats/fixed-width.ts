@@ -7,7 +7,7 @@
  * trailer. Those are known only at the end, after records were yielded, so a caller must apply nothing of
  * a file before the generator has finished (file sources commit a whole run as one unit).
  */
-import { DataError, FatalError } from "../errors.ts";
+import { type DataCode, DataError, FatalError } from "../errors.ts";
 import { type DecodeOptions, decodeText } from "./decode.ts";
 import {
   type FixedWidthColumn,
@@ -52,9 +52,9 @@ interface RecordType {
 }
 
 class BadValue extends Error {
-  readonly code: string;
+  readonly code: DataCode;
   readonly expected: string;
-  constructor(code: string, expected: string) {
+  constructor(code: DataCode, expected: string) {
     super(expected);
     this.code = code;
     this.expected = expected;
@@ -199,7 +199,7 @@ function readCount(type: RecordType, field: Field, chars: Chars, line: number, w
 function reject(
   line: number,
   recordType: string | undefined,
-  code: string,
+  code: DataCode,
   message: string,
   details: Record<string, unknown> = {},
 ): FixedWidthItem {

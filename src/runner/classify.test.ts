@@ -55,7 +55,7 @@ describe("classifyRows", () => {
     row(7, { ID: "", NAME: "Eve", SEG: "A" }),
     row(8, { ID: "C1", NAME: "Ada", SEG: "A" }),
   ];
-  const batch = { rows, rejects: [{ line: 4, error: new DataError("DATA_BAD_ROW", "a ragged line") }] };
+  const batch = { rows, rejects: [{ line: 4, error: new DataError("DATA_CSV_FIELD_COUNT", "a ragged line") }] };
 
   test("sorts each row into unchanged, filtered, rejected or a candidate for a change", () => {
     const digests = digestRows(rows, compiled, "sig");
@@ -69,7 +69,7 @@ describe("classifyRows", () => {
       unchanged: 1,
       filtered: 1,
       rejects: [
-        { line: 4, key: null, code: "DATA_BAD_ROW", reason: "a ragged line" },
+        { line: 4, key: null, code: "DATA_CSV_FIELD_COUNT", reason: "a ragged line" },
         {
           line: 4,
           key: "C3",

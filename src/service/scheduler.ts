@@ -5,7 +5,7 @@
  */
 import cron, { type ScheduledTask } from "node-cron";
 import type { Project } from "../config/load.ts";
-import { sleep } from "../delivery/backoff.ts";
+import { sleep } from "../sleep.ts";
 import { deliverAll } from "../delivery/deliver.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { describeError } from "../errors.ts";

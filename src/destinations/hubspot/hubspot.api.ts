@@ -2,9 +2,9 @@
  * What the HubSpot destination's operations share: the API client, HubSpot's batch request and answer,
  * how a record's values become HubSpot properties, and the split of a batch HubSpot refuses whole.
  */
-import type { HttpClient } from "../../delivery/http-client.ts";
+import type { HttpClient } from "../../http/http-client.ts";
 import type { Values } from "../../engine/types.ts";
-import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
+import { blameOf, type FerryError, PermanentError, TransientError } from "../../errors.ts";
 import type { Answer, DeliveryItem } from "../destination.ts";
 
 /** Records per batch request: HubSpot's limit. */
@@ -65,14 +65,14 @@ export async function sendSplitting<T extends DeliveryItem>(
     onDone(items, await call(items));
   } catch (e) {
     const error = e as FerryError;
-    if (error instanceof PermanentError && error.code === "DEST_REJECTED" && items.length > 1) {
+    if (error instanceof PermanentError && blameOf(error) === "record" && items.length > 1) {
       const mid = Math.ceil(items.length / 2);
       await sendSplitting(items.slice(0, mid), call, onDone, fail);
       await sendSplitting(items.slice(mid), call, onDone, fail);
       return;
     }
     if (
-      (error instanceof PermanentError && error.code === "DEST_UNAUTHORIZED") ||
+      (error instanceof PermanentError && blameOf(error) === "destination") ||
       error instanceof TransientError
     )
       throw error;

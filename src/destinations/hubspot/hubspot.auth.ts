@@ -4,8 +4,8 @@
  * created, into Secrets, by the resolver its factory gives.
  */
 import type { Secret } from "../../config/secrets.ts";
-import { type Auth, bearerAuth, OAuth2Auth } from "../../delivery/auth.ts";
-import { timeoutOf } from "../../delivery/delivery.config.ts";
+import { type Auth, bearerAuth, OAuth2Auth } from "../../http/auth.ts";
+import { timeoutOf } from "../../http/http.config.ts";
 import type { HubSpotDestinationConfig } from "./hubspot.config.ts";
 
 /** `secret` turns the reference given for a field of the destination's configuration (`token`...) into a Secret. */

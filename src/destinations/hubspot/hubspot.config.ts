@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { secretRef } from "../../config/secrets.ts";
-import { deliverySettings } from "../../delivery/delivery.config.ts";
+import { deliverySettings } from "../shared.config.ts";
 
 export const hubspotDestinationSchema = z
   .strictObject({

@@ -4,7 +4,7 @@
  * looking records up by the mapping's unique match property first: a retried create finds the record the
  * first attempt made and updates it instead.
  */
-import { destinationClient } from "../../delivery/delivery.config.ts";
+import { destinationClient } from "../../http/http.config.ts";
 import {
   type Answer,
   type DeliveryItem,

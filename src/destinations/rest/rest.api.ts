@@ -4,7 +4,8 @@
  * template scope, its results and the errors it can end with.
  */
 import { hash } from "node:crypto";
-import { type HttpClient, type HttpResponse, trimBody } from "../../delivery/http-client.ts";
+import { trimBody } from "../../http/exchange.ts";
+import type { HttpClient, HttpResponse } from "../../http/http-client.ts";
 import { FerryError, PermanentError } from "../../errors.ts";
 import { blamesDestination, type DeliveryItem, type ItemResult } from "../destination.ts";
 import type { EndpointKind, RestDestinationConfig } from "./rest.config.ts";

@@ -3,8 +3,8 @@
  * References are resolved when the destination is created, into Secrets, by the resolver its factory gives.
  */
 import type { Secret } from "../../config/secrets.ts";
-import { type Auth, basicAuth, bearerAuth, headerAuth, OAuth2Auth } from "../../delivery/auth.ts";
-import { timeoutOf } from "../../delivery/delivery.config.ts";
+import { type Auth, basicAuth, bearerAuth, headerAuth, OAuth2Auth } from "../../http/auth.ts";
+import { timeoutOf } from "../../http/http.config.ts";
 import type { RestDestinationConfig } from "./rest.config.ts";
 
 const noAuth: Auth = { id: "none", credentials: async () => ({ headers: {} }) };

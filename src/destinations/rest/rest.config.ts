@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { secretRef } from "../../config/secrets.ts";
-import { deliverySettings } from "../../delivery/delivery.config.ts";
+import { deliverySettings } from "../shared.config.ts";
 import { checkTemplate, placeholdersOf, uses } from "./rest.template.ts";
 
 export const DEFAULT_BATCH_SIZE = 100;

@@ -12,8 +12,8 @@
  * write() never throws: when the API as a whole is unavailable, or refuses the credentials, every record not
  * answered yet gets that error as its result; the delivery layer keeps them pending without an attempt.
  */
-import type { BackoffPolicy } from "../../delivery/backoff.ts";
-import { destinationClient } from "../../delivery/delivery.config.ts";
+import type { BackoffPolicy } from "../../http/backoff.ts";
+import { destinationClient } from "../../http/http.config.ts";
 import {
   type Answer,
   type DeliveryItem,

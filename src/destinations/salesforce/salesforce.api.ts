@@ -2,7 +2,7 @@
  * What the Salesforce destination's operations share: the API client, the versioned data path, the
  * per-record results of sObject Collections and the errors they become.
  */
-import type { HttpClient } from "../../delivery/http-client.ts";
+import type { HttpClient } from "../../http/http-client.ts";
 import { type FerryError, PermanentError, TransientError } from "../../errors.ts";
 
 /** Records per sObject Collections request: Salesforce's limit. */

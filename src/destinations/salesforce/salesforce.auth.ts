@@ -6,8 +6,8 @@
  */
 import { createPrivateKey, sign } from "node:crypto";
 import type { Secret } from "../../config/secrets.ts";
-import { OAuth2Auth } from "../../delivery/auth.ts";
-import { timeoutOf } from "../../delivery/delivery.config.ts";
+import { OAuth2Auth } from "../../http/auth.ts";
+import { timeoutOf } from "../../http/http.config.ts";
 import { ConfigError } from "../../errors.ts";
 import type { SalesforceDestinationConfig } from "./salesforce.config.ts";
 

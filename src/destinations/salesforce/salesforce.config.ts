@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { secretRef } from "../../config/secrets.ts";
-import { deliverySettings } from "../../delivery/delivery.config.ts";
+import { deliverySettings } from "../shared.config.ts";
 
 const url = (example: string) =>
   z.string().refine((v) => v.includes("${") || URL.canParse(v), `expected a URL such as ${example}, or a reference \${env:NAME}`);

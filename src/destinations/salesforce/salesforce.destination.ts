@@ -4,7 +4,7 @@
  * SOQL query on the external ID when Ferry does not know it. An upsert by external ID is safe to repeat:
  * a retry after a lost answer updates the record the first attempt created, so creates never duplicate.
  */
-import { destinationClient } from "../../delivery/delivery.config.ts";
+import { destinationClient } from "../../http/http.config.ts";
 import {
   type Destination,
   type DestinationContext,

@@ -174,7 +174,7 @@ export class Session {
           retryable ? "the app is failing; try again later" : "the recipe's URL may be out of date; fix it"
         }; nothing was applied`;
         if (!retryable) throw new FatalError("SOURCE_SCRAPE_HTTP_ERROR", message, { details: { url, status } });
-        problem = new TransientError("SOURCE_SCRAPE_HTTP_ERROR", message, { details: { url, status } });
+        problem = new TransientError("SOURCE_SCRAPE_HTTP_UNAVAILABLE", message, { details: { url, status } });
       } catch (e) {
         if (this.#signal.aborted || e instanceof FerryError) throw e;
         if (isTimeout(e)) {

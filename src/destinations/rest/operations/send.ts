@@ -2,7 +2,7 @@
  * The requests every write operation goes through: one record's request to an endpoint, and a batch's,
  * which is split when the API refuses it whole so that the records it does not refuse still go through.
  */
-import type { HttpResponse } from "../../../delivery/http-client.ts";
+import type { HttpResponse } from "../../../http/http-client.ts";
 import { type FerryError, PermanentError } from "../../../errors.ts";
 import { type Answer, blamesDestination, type DeliveryItem } from "../../destination.ts";
 import {

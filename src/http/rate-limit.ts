@@ -3,7 +3,7 @@
  * (HubSpot per private app, Salesforce per org), so two destinations that share one token share one bucket.
  */
 import { hash } from "node:crypto";
-import { sleep } from "./backoff.ts";
+import { sleep } from "../sleep.ts";
 
 export interface RateLimit {
   requests: number;

@@ -2,11 +2,13 @@
  * A circuit breaker per destination: after `failures` failed requests in a row (the API unreachable,
  * timing out or answering 5xx) it opens and every request fails at once with DEST_CIRCUIT_OPEN, so that a
  * destination that is down is not hammered and the delivery pass pauses; after `openForMs` it lets one
- * trial request through (half-open): success closes it, failure opens it again. Rate limiting (429) and a
- * record's own rejection are not failures of the API and never open it. The mechanics are cockatiel's.
+ * trial request through (half-open): success closes it, failure opens it again. What counts is a
+ * TransientError that blames the destination thrown by the request run through it; rate limiting (429),
+ * which the HttpClient answers outside the breaker, and a record's own rejection never open it. The
+ * mechanics are cockatiel's.
  */
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
-import { type FerryError, TransientError } from "../errors.ts";
+import { blameOf, type FerryError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 export interface BreakerOptions {
@@ -18,7 +20,10 @@ export const DEFAULT_BREAKER: BreakerOptions = { failures: 5, openForMs: 30_000 
 
 export type BreakerState = "closed" | "open" | "half-open";
 
-const OPENS = new Set(["DEST_UNAVAILABLE", "DEST_UNREACHABLE", "DEST_TIMEOUT"]);
+/** Whether an error is a breaker's refusal to send while it is open (DEST_CIRCUIT_OPEN). */
+export function isCircuitOpen(error: unknown): boolean {
+  return error instanceof TransientError && error.cause instanceof BrokenCircuitError;
+}
 
 export class Breaker {
   readonly #name: string;
@@ -30,7 +35,7 @@ export class Breaker {
     this.#name = name;
     this.#options = options;
     this.#policy = circuitBreaker(
-      handleWhen((e) => e instanceof TransientError && OPENS.has(e.code)),
+      handleWhen((e) => e instanceof TransientError && blameOf(e) === "destination"),
       { halfOpenAfter: options.openForMs, breaker: new ConsecutiveBreaker(options.failures) },
     );
     this.#policy.onBreak(() => {

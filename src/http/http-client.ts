@@ -13,9 +13,11 @@ import http from "node:http";
 import https from "node:https";
 import { scrubSecrets } from "../config/secrets.ts";
 import { PermanentError, TransientError } from "../errors.ts";
-import type { Auth } from "./auth.ts";
-import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF, sleep } from "./backoff.ts";
-import type { Breaker } from "./breaker.ts";
+import { sleep } from "../sleep.ts";
+import type { Auth, Credentials } from "./auth.ts";
+import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+import { type Breaker, isCircuitOpen } from "./breaker.ts";
+import { exchange, parseBody, type RawResponse, retryAfterMs, trimBody } from "./exchange.ts";
 import type { TokenBucket } from "./rate-limit.ts";
 
 export interface HttpClientOptions {
@@ -57,60 +59,28 @@ export interface HttpResponse<T = unknown> {
   headers: http.IncomingHttpHeaders;
 }
 
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-}
-
 /** Errors raised before a byte of the request could have reached the server. */
 const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
-/** One exchange over a kept-alive connection. Rejects with the socket's error, or the signal's. */
-export function exchange(
-  url: URL,
-  agent: http.Agent,
-  method: string,
-  headers: Record<string, string>,
-  body: string | undefined,
-  signal: AbortSignal,
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const send = url.protocol === "https:" ? https.request : http.request;
-    const req = send(url, { method, headers, agent, signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }),
-      );
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+/**
+ * Whether a failed attempt is tried again: always (nothing was applied), only when the request is
+ * idempotent (it may have been applied), never, or once after the credential is renewed (a 401 or 403).
+ */
+type Retry = "always" | "if-idempotent" | "never" | "after-renewal";
 
-/** Retry-After as milliseconds: seconds, or an HTTP date. */
-export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+type Outcome<T> = { response: HttpResponse<T> } | Failure;
+type Failure = { error: TransientError | PermanentError; retry: Retry };
 
-export function trimBody(text: string, max = 500): string {
-  const clean = scrubSecrets(text);
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
-}
-
-function parse(text: string): unknown {
-  if (text.trim() === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+/** A request as it goes out: its URL, headers and body, and how messages and errors name it. */
+interface Prepared {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  payload: string | undefined;
+  /** `POST https://host/path`, for messages. */
+  shown: string;
+  /** Method and URL without the query, for an error's details. */
+  details: { method: string; url: string };
 }
 
 export class HttpClient {
@@ -148,14 +118,13 @@ export class HttpClient {
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.#attempt<T>(req, signal);
       if ("response" in outcome) return outcome.response;
-      const { error, retryable } = outcome;
-      if (error.code === "DEST_UNAUTHORIZED" && !renewed && o.auth.renew?.()) {
+      const { error, retry } = outcome;
+      if (retry === "after-renewal" && !renewed && o.auth.renew?.()) {
         renewed = true;
         attempt--;
         continue;
       }
-      const again =
-        retryable === "always" || (retryable === "if-idempotent" && idempotent) ? attempt < attempts : false;
+      const again = retry === "always" || (retry === "if-idempotent" && idempotent) ? attempt < attempts : false;
       if (!again) throw error;
       const hinted = error instanceof TransientError ? error.retryAfterMs : undefined;
       const wait = backoffDelay(attempt, o.backoff ?? DEFAULT_BACKOFF, hinted, o.random);
@@ -163,20 +132,19 @@ export class HttpClient {
     }
   }
 
-  async #attempt<T>(
-    req: HttpRequest,
-    signal: AbortSignal,
-  ): Promise<
-    | { response: HttpResponse<T> }
-    | { error: TransientError | PermanentError; retryable: "always" | "if-idempotent" | "never" }
-  > {
-    const o = this.#o;
-    await o.bucket?.take(signal);
-    const credentials = await o.auth.credentials(signal);
-    const base = credentials.baseUrl ?? o.baseUrl;
+  /** One attempt: within the rate limit, with fresh credentials, through the breaker; the answer classified. */
+  async #attempt<T>(req: HttpRequest, signal: AbortSignal): Promise<Outcome<T>> {
+    await this.#o.bucket?.take(signal);
+    const prepared = this.#prepare(req, await this.#o.auth.credentials(signal));
+    const raw = await this.#sendThroughBreaker(prepared, signal);
+    return "error" in raw ? raw : this.#answer<T>(req, prepared, raw);
+  }
+
+  /** The request as it goes out: under the credential's base URL, with its headers and body. */
+  #prepare(req: HttpRequest, credentials: Credentials): Prepared {
+    const base = credentials.baseUrl ?? this.#o.baseUrl;
     const url = new URL(/^https?:\/\//.test(req.path) ? req.path : `${base.replace(/\/$/, "")}${req.path}`);
     for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
-    const shown = `${req.method} ${url.origin}${url.pathname}`;
     const headers: Record<string, string> = { accept: "application/json", ...req.headers, ...credentials.headers };
     let payload: string | undefined;
     if (req.json !== undefined) {
@@ -187,93 +155,89 @@ export class HttpClient {
       headers["content-type"] = "application/x-www-form-urlencoded";
     }
     if (payload !== undefined) headers["content-length"] = String(Buffer.byteLength(payload));
-    const details = { method: req.method, url: `${url.origin}${url.pathname}` };
+    const where = `${url.origin}${url.pathname}`;
+    return { method: req.method, url, headers, payload, shown: `${req.method} ${where}`, details: { method: req.method, url: where } };
+  }
 
-    const send = async (): Promise<RawResponse> => {
-      try {
-        return await exchange(
-          url,
-          this.#agent(url),
-          req.method,
-          headers,
-          payload,
-          AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]),
-        );
-      } catch (e) {
-        signal.throwIfAborted();
-        const err = e as NodeJS.ErrnoException;
-        const timedOut = err.name === "TimeoutError" || err.name === "AbortError";
-        throw new TransientError(
-          timedOut ? "DEST_TIMEOUT" : "DEST_UNREACHABLE",
-          timedOut
-            ? `${o.service} did not answer ${shown} within ${o.timeoutMs} ms`
-            : `${shown} failed: ${scrubSecrets(err.message)}`,
-          { details: { ...details, network: err.code ?? err.name } },
-        );
-      }
-    };
-    /** 5xx, 408 and 429 fail the attempt inside the breaker so that it can count them (429 excepted). */
-    const call = async (): Promise<RawResponse> => {
-      const raw = await send();
-      if (raw.status >= 500 || raw.status === 408) {
-        const body = trimBody(raw.text);
-        throw new TransientError(
-          raw.status === 408 ? "DEST_TIMEOUT" : "DEST_UNAVAILABLE",
-          `${o.service} answered ${raw.status} to ${shown}${this.#message(raw.text)}`,
-          { details: { ...details, status: raw.status, body }, retryAfterMs: retryAfterMs(raw.headers["retry-after"]) },
-        );
-      }
-      return raw;
-    };
-
-    let raw: RawResponse;
+  /**
+   * Sends through the destination's breaker. A failure of the API (unreachable, timing out, 5xx, 408) comes
+   * back as a Failure, with whether trying again can apply the request twice.
+   */
+  async #sendThroughBreaker(p: Prepared, signal: AbortSignal): Promise<RawResponse | Failure> {
+    const breaker = this.#o.breaker;
     try {
-      raw = await (o.breaker ? o.breaker.run(call, signal) : call());
+      return await (breaker ? breaker.run(() => this.#call(p, signal), signal) : this.#call(p, signal));
     } catch (e) {
       if (!(e instanceof TransientError)) throw e;
+      // The breaker is open: nothing was sent, and the delivery pass pauses rather than wait it out here.
+      if (isCircuitOpen(e)) return { error: e, retry: "never" };
       const network = (e.details as { network?: string }).network;
-      if (e.code === "DEST_CIRCUIT_OPEN") return { error: e, retryable: "never" };
-      if (network && NOT_SENT.has(network)) return { error: e, retryable: "always" };
+      if (network && NOT_SENT.has(network)) return { error: e, retry: "always" };
       // 502 and 503 come from a gateway or an overloaded API that did not take the request in.
       const status = (e.details as { status?: number }).status;
-      return { error: e, retryable: status === 502 || status === 503 ? "always" : "if-idempotent" };
+      return { error: e, retry: status === 502 || status === 503 ? "always" : "if-idempotent" };
     }
+  }
 
+  /** 5xx, 408 and 429 fail the attempt inside the breaker so that it can count them (429 excepted). */
+  async #call(p: Prepared, signal: AbortSignal): Promise<RawResponse> {
+    const raw = await this.#send(p, signal);
+    if (raw.status >= 500 || raw.status === 408) {
+      const body = trimBody(raw.text);
+      throw new TransientError(
+        raw.status === 408 ? "DEST_TIMEOUT" : "DEST_UNAVAILABLE",
+        `${this.#o.service} answered ${raw.status} to ${p.shown}${this.#message(raw.text)}`,
+        { details: { ...p.details, status: raw.status, body }, retryAfterMs: retryAfterMs(raw.headers["retry-after"]) },
+      );
+    }
+    return raw;
+  }
+
+  /** The exchange, within the timeout; a network failure or timeout as a TransientError. */
+  async #send(p: Prepared, signal: AbortSignal): Promise<RawResponse> {
+    const o = this.#o;
+    try {
+      const within = AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]);
+      return await exchange(p.url, this.#agent(p.url), p.method, p.headers, p.payload, within);
+    } catch (e) {
+      signal.throwIfAborted();
+      const err = e as NodeJS.ErrnoException;
+      const timedOut = err.name === "TimeoutError" || err.name === "AbortError";
+      throw new TransientError(
+        timedOut ? "DEST_TIMEOUT" : "DEST_UNREACHABLE",
+        timedOut ? `${o.service} did not answer ${p.shown} within ${o.timeoutMs} ms` : `${p.shown} failed: ${scrubSecrets(err.message)}`,
+        { details: { ...p.details, network: err.code ?? err.name } },
+      );
+    }
+  }
+
+  /** An answer the API gave: the response, or the refusal it says (rate limited, credentials, the request). */
+  #answer<T>(req: HttpRequest, p: Prepared, raw: RawResponse): Outcome<T> {
     const { status } = raw;
     if ((status >= 200 && status < 300) || req.accept?.includes(status)) {
-      return { response: { status, body: parse(raw.text) as T, headers: raw.headers } };
+      return { response: { status, body: parseBody(raw.text) as T, headers: raw.headers } };
     }
-    const body = trimBody(raw.text);
-    const withStatus = { ...details, status, body };
-    if (status === 429 || o.rateLimited?.(status, parse(raw.text))) {
+    const o = this.#o;
+    const details = { ...p.details, status, body: trimBody(raw.text) };
+    const said = this.#message(raw.text);
+    if (status === 429 || o.rateLimited?.(status, parseBody(raw.text))) {
       return {
-        error: new TransientError("DEST_RATE_LIMITED", `${o.service} answered ${status} (rate limited) to ${shown}${this.#message(raw.text)}`, {
-          details: withStatus,
+        error: new TransientError("DEST_RATE_LIMITED", `${o.service} answered ${status} (rate limited) to ${p.shown}${said}`, {
+          details,
           retryAfterMs: retryAfterMs(raw.headers["retry-after"]),
         }),
-        retryable: "always",
+        retry: "always",
       };
     }
     if (status === 401 || status === 403) {
-      return {
-        error: new PermanentError(
-          "DEST_UNAUTHORIZED",
-          `${o.service} refused the credentials (${status}${this.#message(raw.text)}); check the destination's credentials and their scopes`,
-          { details: withStatus },
-        ),
-        retryable: "never",
-      };
+      const message = `${o.service} refused the credentials (${status}${said}); check the destination's credentials and their scopes`;
+      return { error: new PermanentError("DEST_UNAUTHORIZED", message, { details }), retry: "after-renewal" };
     }
-    return {
-      error: new PermanentError("DEST_REJECTED", `${o.service} answered ${status} to ${shown}${this.#message(raw.text)}`, {
-        details: withStatus,
-      }),
-      retryable: "never",
-    };
+    return { error: new PermanentError("DEST_REJECTED", `${o.service} answered ${status} to ${p.shown}${said}`, { details }), retry: "never" };
   }
 
   #message(text: string): string {
-    const parsed = parse(text);
+    const parsed = parseBody(text);
     const fromApi = parsed === undefined ? undefined : this.#o.messageOf?.(parsed);
     const message = fromApi ?? (typeof parsed === "string" ? parsed : undefined);
     return message ? `: ${trimBody(message, 300)}` : "";

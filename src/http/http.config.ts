@@ -1,6 +1,7 @@
 /**
- * The settings every API destination shares: its rate limit, timeouts, retries, circuit breaker and
- * concurrency. Each connector spreads these into its schema with defaults from the API's documented limits.
+ * The HTTP settings every API destination shares: its rate limit, timeout, circuit breaker and
+ * concurrency, and the client built from them. Each connector spreads these into its schema (through
+ * destinations/shared.config.ts) with defaults from the API's documented limits.
  */
 import { z } from "zod";
 import { durationMs, durationSchema } from "../config/duration.ts";
@@ -10,13 +11,10 @@ import { Breaker, type BreakerOptions } from "./breaker.ts";
 import { HttpClient, type HttpClientOptions } from "./http-client.ts";
 import { bucketFor, type RateLimit } from "./rate-limit.ts";
 
-/** What an update does to a field changed in the destination since Ferry last pushed it (DESIGN.md, three-way). */
-export const REMOTE_EDITS = ["overwrite", "conflict", "destination_wins"] as const;
-export type RemoteEdits = (typeof REMOTE_EDITS)[number];
+export type Limit = { requests: number; per_seconds: number; burst?: number };
 
-type Limit = { requests: number; per_seconds: number; burst?: number };
-
-export function deliverySettings(defaults: { rateLimit: Limit | null; concurrency: number }) {
+/** The schema of each HTTP setting, by its key in a destination's configuration. */
+export function httpSettings(defaults: { rateLimit: Limit | null; concurrency: number }) {
   return {
     rate_limit: z
       .strictObject({
@@ -27,13 +25,6 @@ export function deliverySettings(defaults: { rateLimit: Limit | null; concurrenc
       .nullable()
       .default(defaults.rateLimit)
       .describe("Requests allowed per window for this credential, shared by every destination using it. null: no limit."),
-    max_attempts: z
-      .number()
-      .int()
-      .min(1)
-      .max(20)
-      .default(5)
-      .describe("Deliveries of one record before it goes to the dead-letter queue (`ferry dlq`)."),
     timeout: durationSchema("A request not answered within this long fails (and is retried).", "30s"),
     concurrency: z.number().int().min(1).max(16).default(defaults.concurrency).describe("Batch requests in flight at once."),
     circuit_breaker: z
@@ -43,35 +34,25 @@ export function deliverySettings(defaults: { rateLimit: Limit | null; concurrenc
       })
       .default({ failures: 5, open_for: "30s" })
       .describe("Pauses delivery to an API that keeps failing, and resumes by itself when it answers again."),
-    remote_edits: z
-      .enum(REMOTE_EDITS)
-      .default("overwrite")
-      .describe(
-        "What an update does to a field a person changed in the destination since Ferry last pushed it. overwrite: " +
-          "sends Ferry's value. conflict: reads the record first, leaves that field alone and opens a conflict for an " +
-          "operator (`ferry conflicts`). destination_wins: reads the record first and leaves the person's value.",
-      ),
   };
 }
 
-export interface DeliverySettings {
+export interface HttpSettings {
   rate_limit: Limit | null;
-  max_attempts: number;
   timeout: string;
   concurrency: number;
   circuit_breaker: { failures: number; open_for: string };
-  remote_edits: RemoteEdits;
 }
 
-export function rateLimitOf(s: DeliverySettings): RateLimit | null {
+export function rateLimitOf(s: HttpSettings): RateLimit | null {
   if (!s.rate_limit) return null;
   const { requests, per_seconds, burst } = s.rate_limit;
   return { requests, perMs: per_seconds * 1000, ...(burst ? { burst } : {}) };
 }
 
-export const timeoutOf = (s: DeliverySettings): number => durationMs(s.timeout);
+export const timeoutOf = (s: HttpSettings): number => durationMs(s.timeout);
 
-export const breakerOf = (s: DeliverySettings): BreakerOptions => ({
+export const breakerOf = (s: HttpSettings): BreakerOptions => ({
   failures: s.circuit_breaker.failures,
   openForMs: durationMs(s.circuit_breaker.open_for),
 });
@@ -84,7 +65,7 @@ export const breakerOf = (s: DeliverySettings): BreakerOptions => ({
 export function destinationClient(options: {
   name: string;
   api: string;
-  settings: DeliverySettings;
+  settings: HttpSettings;
   auth: Auth;
   log: Logger;
   client: Omit<HttpClientOptions, "auth" | "bucket" | "breaker" | "timeoutMs">;

@@ -8,7 +8,7 @@ import http from "node:http";
 import https from "node:https";
 import { Secret, scrubSecrets } from "../config/secrets.ts";
 import { PermanentError, TransientError } from "../errors.ts";
-import { exchange, trimBody } from "./http-client.ts";
+import { exchange, trimBody } from "./exchange.ts";
 
 export interface Credentials {
   headers: Record<string, string>;
