@@ -21,7 +21,7 @@
  * them it silently joins lines into one value.
  */
 import type { Transform } from "node:stream";
-import { CsvError, type InfoRecord, type Options, parse } from "csv-parse";
+import { CsvError, type InfoRecord, type Options, type Parser, parse } from "csv-parse";
 import { ConfigError, DataError, type FatalCode, FatalError } from "../errors.ts";
 import { type CsvSpec, normalizeHeader } from "./csv.config.ts";
 import { decodeText } from "./decode.ts";
@@ -89,36 +89,15 @@ export async function* readCsvChunks(
   options: CsvOptions,
 ): AsyncGenerator<CsvItem[]> {
   const where = `${options.name}: `;
-  let names: NameTable;
-  let columns: Column[] | null;
-  try {
-    names = nameTable(spec, options);
-    columns = spec.header ? null : resolveColumns(spec.columns!, 0, names, spec, options);
-  } catch (e) {
-    // Nothing will read the input: release it (an open file) rather than leave it to the caller.
-    if ("destroy" in bytes && typeof bytes.destroy === "function") bytes.destroy();
-    throw e;
-  }
+  const start = startColumns(bytes, spec, options);
+  const names = start.names;
+  let columns = start.columns;
   let width = spec.columns?.length ?? 0;
   let widthIs = `the job's columns name ${width}`;
   let build = columns && builder(columns);
 
   const lines = new LineCounter(spec.comment !== undefined, spec.skip_empty_lines);
-  const settings: Options<Row, string[]> = {
-    delimiter: spec.delimiter,
-    quote: spec.quote,
-    escape: spec.quote === null ? null : spec.escape === undefined ? spec.quote : spec.escape,
-    record_delimiter: ["\r\n", "\n"],
-    relax_column_count: true,
-    skip_empty_lines: false,
-    bom: false,
-    max_record_size: spec.max_record_size,
-    trim: spec.trim,
-    ...(spec.comment === undefined ? {} : { comment: spec.comment, comment_no_infix: true }),
-    on_record: (fields: string[], info: InfoRecord) => lines.row(fields, info),
-  };
-  // The typings allow a record type other than string[] only with `columns`, which is not used here.
-  const parser = parse(settings as unknown as Options);
+  const parser = csvParser(spec, lines);
 
   let started = false;
   try {
@@ -156,13 +135,50 @@ export async function* readCsvChunks(
   } finally {
     parser.destroy();
   }
-  if (!started) {
-    throw new FatalError(
-      "SOURCE_CSV_EMPTY",
-      `${where}the file is empty (no line holds anything but whitespace${spec.comment === undefined ? "" : " or comments"}): `
-      + `expected ${spec.header ? "a header line" : "records"}. Check that the export ran to completion; nothing was applied`,
-    );
+  if (!started) throw emptyFile(spec, where);
+}
+
+/** The header names' table and a headerless file's columns; the input is released when either is wrong. */
+function startColumns(
+  bytes: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  spec: CsvSpec,
+  options: CsvOptions,
+): { names: NameTable; columns: Column[] | null } {
+  try {
+    const names = nameTable(spec, options);
+    return { names, columns: spec.header ? null : resolveColumns(spec.columns!, 0, names, spec, options) };
+  } catch (e) {
+    // Nothing will read the input: release it (an open file) rather than leave it to the caller.
+    if ("destroy" in bytes && typeof bytes.destroy === "function") bytes.destroy();
+    throw e;
   }
+}
+
+/** csv-parse as the reader drives it: rows of fields, each numbered by `lines` as it is parsed. */
+function csvParser(spec: CsvSpec, lines: LineCounter): Parser {
+  const settings: Options<Row, string[]> = {
+    delimiter: spec.delimiter,
+    quote: spec.quote,
+    escape: spec.quote === null ? null : spec.escape === undefined ? spec.quote : spec.escape,
+    record_delimiter: ["\r\n", "\n"],
+    relax_column_count: true,
+    skip_empty_lines: false,
+    bom: false,
+    max_record_size: spec.max_record_size,
+    trim: spec.trim,
+    ...(spec.comment === undefined ? {} : { comment: spec.comment, comment_no_infix: true }),
+    on_record: (fields: string[], info: InfoRecord) => lines.row(fields, info),
+  };
+  // The typings allow a record type other than string[] only with `columns`, which is not used here.
+  return parse(settings as unknown as Options);
+}
+
+function emptyFile(spec: CsvSpec, where: string): FatalError {
+  return new FatalError(
+    "SOURCE_CSV_EMPTY",
+    `${where}the file is empty (no line holds anything but whitespace${spec.comment === undefined ? "" : " or comments"}): `
+    + `expected ${spec.header ? "a header line" : "records"}. Check that the export ran to completion; nothing was applied`,
+  );
 }
 
 /**

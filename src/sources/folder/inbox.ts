@@ -5,10 +5,11 @@
  * are taken: a symbolic link, a FIFO or anything else is moved to failed/ unopened (a link is moved, never
  * followed), as is a file over the size limit.
  */
-import type { Dirent } from "node:fs";
+import { type Dirent, existsSync, statSync } from "node:fs";
 import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ConfigError } from "../../errors.ts";
 import { freeName, settleFile } from "../../files/lifecycle.ts";
 import { writeOneLineReport } from "../../files/report.ts";
 
@@ -40,6 +41,16 @@ export interface Refusal {
   name: string;
   path: string;
   reason: string;
+}
+
+/** Throws SOURCE_FOLDER_MISSING unless the root is a folder. */
+export function checkRoot(root: string): void {
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new ConfigError("SOURCE_FOLDER_MISSING", `the folder ${root} does not exist: create it, or fix source.path`, {
+      file: "job",
+      path: "source.path",
+    });
+  }
 }
 
 export async function ensureFolders(root: string): Promise<void> {

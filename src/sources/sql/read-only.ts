@@ -54,6 +54,32 @@ function nameBefore(sql: string, end: number): string {
   return sql.slice(start, end);
 }
 
+/** Index of the closing `close` of a literal whose content starts at `from`, or -1. */
+function closing(sql: string, from: number, close: string, backslash: boolean, doubled: boolean): number {
+  for (let j = from; j < sql.length; j++) {
+    if (backslash && sql[j] === "\\") j++;
+    else if (sql[j] === close) {
+      if (doubled && sql[j + 1] === close) j++;
+      else return j;
+    }
+  }
+  return -1;
+}
+
+/** The index just past the block comment opening at `at`, or -1 if it never closes; `nested`: they nest. */
+function commentEnd(sql: string, at: number, nested: boolean): number {
+  let depth = 1;
+  let end = at + 2;
+  while (end < sql.length && depth > 0) {
+    const pair = sql.slice(end, end + 2);
+    if (pair === "*/" || (nested && pair === "/*")) {
+      depth += pair === "*/" ? -1 : 1;
+      end += 2;
+    } else end++;
+  }
+  return depth > 0 ? -1 : end;
+}
+
 function scan(sql: string, dialect: SqlDialectName): Scan {
   const pg = dialect === "postgres";
   const my = dialect === "mysql";
@@ -63,17 +89,6 @@ function scan(sql: string, dialect: SqlDialectName): Scan {
   const out = sql.split("");
   const blank = (from: number, to: number) => {
     for (let k = from; k < to && k < n; k++) if (out[k] !== "\n" && out[k] !== "\r") out[k] = " ";
-  };
-  /** Index of the closing `close` of a literal whose content starts at `from`, or -1. */
-  const closing = (from: number, close: string, backslash: boolean, doubled: boolean) => {
-    for (let j = from; j < n; j++) {
-      if (backslash && sql[j] === "\\") j++;
-      else if (sql[j] === close) {
-        if (doubled && sql[j + 1] === close) j++;
-        else return j;
-      }
-    }
-    return -1;
   };
   let inExecutable = false;
   let i = 0;
@@ -95,16 +110,8 @@ function scan(sql: string, dialect: SqlDialectName): Scan {
       inExecutable = true;
       blank(i, end);
     } else if (c === "/" && d === "*") {
-      let depth = 1;
-      end = i + 2;
-      while (end < n && depth > 0) {
-        const pair = sql.slice(end, end + 2);
-        if (pair === "*/" || ((pg || ms) && pair === "/*")) {
-          depth += pair === "*/" ? -1 : 1;
-          end += 2;
-        } else end++;
-      }
-      if (depth > 0) return { masked: blankFrom(out, i), unterminated: true };
+      end = commentEnd(sql, i, pg || ms);
+      if (end < 0) return { masked: blankFrom(out, i), unterminated: true };
       blank(i, end);
     } else if (pg && c === "$" && !NAME_CHAR.test(sql[i - 1] ?? " ") && dollarTag(sql, i)) {
       const tag = dollarTag(sql, i)!;
@@ -124,7 +131,7 @@ function scan(sql: string, dialect: SqlDialectName): Scan {
     } else if (c === "'" || c === "\"" || (c === "`" && (my || lite)) || (c === "[" && (ms || lite))) {
       const close = c === "[" ? "]" : c;
       const backslash = (my && c !== "`") || (pg && c === "'" && /^\d*e$/i.test(nameBefore(sql, i)));
-      const at = closing(i + 1, close, backslash, !lite || c !== "[");
+      const at = closing(sql, i + 1, close, backslash, !lite || c !== "[");
       if (at < 0) return { masked: blankFrom(out, i + 1), unterminated: true };
       end = at + 1;
       blank(i + 1, at);

@@ -1,0 +1,171 @@
+/**
+ * The only part of the `sql` source that talks to the database: opens the knex pool on the first statement,
+ * runs each statement through the dialect's read-only path with the query timeout, and turns driver errors
+ * into Ferry's (retry an unreachable database, stop on a refused login or a broken query).
+ */
+import { existsSync } from "node:fs";
+import knexFactory, { type Knex } from "knex";
+import { ConfigError, type FerryError, TransientError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import type { Dialect, ReadSettings, ResolvedConnection, Statement } from "./dialects/dialect.ts";
+
+export type Row = Record<string, unknown>;
+
+const TRANSIENT = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ESOCKET",
+  "ETIMEOUT",
+  "ECONNCLOSED",
+  "PROTOCOL_CONNECTION_LOST",
+  "ER_CON_COUNT_ERROR",
+  "ER_LOCK_WAIT_TIMEOUT",
+  "ER_LOCK_DEADLOCK",
+  "SQLITE_BUSY",
+  "SQLITE_LOCKED",
+  "57P01", // admin shutdown
+  "57P03", // cannot connect now
+  "53300", // too many connections
+  "40001", // serialization failure
+  "40P01", // deadlock
+  "57014", // statement timeout
+]);
+const DENIED = new Set(["28P01", "28000", "ER_ACCESS_DENIED_ERROR", "ER_DBACCESS_DENIED_ERROR", "ELOGIN"]);
+const UNKNOWN_COLUMN = /42703|ER_BAD_FIELD_ERROR|no such column|Invalid column name|ORA-00904/;
+
+/** Driver errors: an unreachable or busy database is worth retrying; anything else is the job's to fix. */
+export function queryError(e: unknown, connection: string, dialect: string): FerryError {
+  const err = e as { code?: string | number; errno?: number; name?: string; message?: string };
+  const code = String(err.code ?? "");
+  const message = (err.message ?? String(e)).split("\n")[0]!;
+  if (TRANSIENT.has(code) || err.name === "KnexTimeoutError" || /timeout|timed out|ORA-12170|ORA-12541|NJS-50[0-9]/i.test(message)) {
+    return new TransientError(
+      "SOURCE_UNAVAILABLE",
+      `database ${connection} (${dialect}) is unavailable or too slow: ${message}. The run can be retried; check the server, the network and connect_timeout/query_timeout`,
+      { cause: e },
+    );
+  }
+  if (DENIED.has(code) || /ORA-01017|password authentication failed|Login failed/i.test(message)) {
+    return new ConfigError(
+      "SOURCE_SQL_LOGIN_REFUSED",
+      `database ${connection} refused the login: ${message}. Check user and password in ferry.yaml`,
+      undefined,
+      { cause: e },
+    );
+  }
+  if (UNKNOWN_COLUMN.test(`${code} ${message}`)) {
+    return new ConfigError(
+      "SOURCE_SQL_UNKNOWN_COLUMN",
+      `the query on ${connection} has no such column: ${message}. The mapping's key and the job's cursor column must be columns the query returns, spelled as it returns them`,
+      undefined,
+      { cause: e },
+    );
+  }
+  return new ConfigError(
+    "SOURCE_SQL_QUERY_FAILED",
+    `the query failed on ${connection}: ${message}. Check the job's query`,
+    undefined,
+    { cause: e },
+  );
+}
+
+export interface SqlClientOptions {
+  /** The connection's name in ferry.yaml, for messages and logs. */
+  name: string;
+  dialect: Dialect;
+  settings: ReadSettings;
+  log: Logger;
+  /** The connection with its credentials resolved; called when the first statement runs, not before. */
+  resolve: () => ResolvedConnection;
+}
+
+export interface SqlClient {
+  /**
+   * Runs one statement read-only (as the dialect makes it so) and returns its rows as the dialect shapes
+   * them. Throws what `queryError` makes of a driver error, or a ConfigError when the connection cannot be
+   * opened.
+   */
+  run(statement: Statement, signal: AbortSignal): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+export function sqlClient(options: SqlClientOptions): SqlClient {
+  const { name, dialect, settings } = options;
+  const cancel = dialect.name === "postgres" || dialect.name === "mysql";
+  let db: Knex | null = null;
+  return {
+    async run(statement, signal) {
+      signal.throwIfAborted();
+      const k = (db ??= openKnex(options));
+      try {
+        const ro = dialect.readOnly;
+        const raw = (q: Knex | Knex.Transaction) => rawStatement(q, statement, dialect, settings, cancel);
+        const result =
+          ro.kind === "transaction"
+            ? await k.transaction((trx) => raw(trx), { readOnly: true })
+            : ro.kind === "statement"
+              ? await k.transaction(async (trx) => {
+                  await trx.raw(ro.sql);
+                  return raw(trx);
+                })
+              : await raw(k);
+        return dialect.rows(result, settings);
+      } catch (e) {
+        throw queryError(e, name, dialect.name);
+      }
+    },
+    close: async () => {
+      if (db) await db.destroy();
+    },
+  };
+}
+
+function rawStatement(q: Knex | Knex.Transaction, statement: Statement, dialect: Dialect, settings: ReadSettings, cancel: boolean) {
+  let r = q.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
+  if (dialect.queryOptions) r = r.options(dialect.queryOptions(settings));
+  return r.timeout(settings.queryTimeout, { cancel });
+}
+
+function openKnex({ name, dialect, settings, log, resolve }: SqlClientOptions): Knex {
+  const resolved = resolve();
+  if (resolved.tls.mode === "insecure") {
+    log.warn({ connection: name }, "TLS certificate NOT verified for this connection (tls.mode: insecure)");
+  } else if (resolved.tls.mode === "disable" && dialect.name !== "sqlite") {
+    log.warn({ connection: name }, "connection NOT encrypted (tls.mode: disable)");
+  }
+  if (resolved.path !== undefined && !existsSync(resolved.path)) {
+    throw new ConfigError(
+      "SOURCE_SQL_BAD_CONNECTION",
+      `connection ${name}: the SQLite database ${resolved.path} does not exist. Check its path in ferry.yaml (relative to ferry.yaml)`,
+    );
+  }
+  try {
+    const db = knexFactory({
+      ...dialect.knexConfig(resolved, settings),
+      // knex would put the statement, with its bound values, in front of the driver's message: neither
+      // belongs in an error a user reads, and values may be personal data.
+      compileSqlOnError: false,
+      log: {
+        warn: (m: unknown) => log.warn({ connection: name }, String(m)),
+        error: (m: unknown) => log.debug({ connection: name }, String(m)),
+        deprecate: () => {},
+        debug: () => {},
+      },
+    });
+    db.on("query-error", (err: Error, query: { sql?: string }) => {
+      if (typeof query?.sql === "string" && err.message.startsWith(`${query.sql} - `)) {
+        err.message = err.message.slice(query.sql.length + 3);
+      }
+    });
+    return db;
+  } catch (e) {
+    throw new ConfigError("SOURCE_SQL_BAD_CONNECTION", `connection ${name}: ${(e as Error).message}`, undefined, {
+      cause: e,
+    });
+  }
+}
