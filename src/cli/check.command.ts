@@ -8,7 +8,7 @@ import { findProjectFile, getJob, loadProject } from "../project.ts";
 import { compileMapping } from "../engine/map.ts";
 import { ConfigError, ExitCode } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { sources } from "../sources/registry.ts";
+import { openSource } from "../runner/run-job.ts";
 import type { SourceCheck } from "../sources/source.ts";
 import type { GlobalOptions } from "./context.ts";
 import { printJson, printTable } from "./output.ts";
@@ -28,13 +28,8 @@ export function kindOf(value: unknown): string {
 
 async function sample(job: ReturnType<typeof getJob>, project: ReturnType<typeof loadProject>, limit: number, keyColumn: string) {
   const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
-  const source = sources.get(job.config.source.type).create(job.config.source, {
-    baseDir: project.dir,
-    connections: project.config.connections,
-    env: project.env,
-    log,
-  });
   const controller = new AbortController();
+  const source = openSource(project, job, log, { signal: controller.signal, dryRun: true });
   try {
     if (source.check) return await source.check({ limit, signal: controller.signal });
     // Sources without a check of their own: the first batch of a read, then stop.

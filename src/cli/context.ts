@@ -1,8 +1,10 @@
 /** What every command needs: the project, the state store, the destinations, a logger. */
+import path from "node:path";
 import { findProjectFile, loadProject, type Project } from "../project.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { destinations as registry } from "../destinations/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { runContext } from "../run-context.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
 
 export interface GlobalOptions {
@@ -33,7 +35,9 @@ export function createDestinations(
   for (const [name, config] of Object.entries(project.config.destinations)) {
     if (only && !only.includes(name)) continue;
     const definition = registry.get(config.type);
-    out.set(name, definition.create(name, config, { log, env: project.env, baseDir: project.dir }));
+    const file = path.basename(project.file);
+    const context = runContext({ log, env: project.env, baseDir: project.dir, file, block: `destinations.${name}` });
+    out.set(name, definition.create(name, config, context));
   }
   return out;
 }

@@ -4,9 +4,8 @@
  */
 import type { ConnectorSpec } from "../config/connector.ts";
 import type { Values } from "../engine/types.ts";
-import { type ResolveContext, resolveSecret, type Secret } from "../config/secrets.ts";
 import { blameOf, describeError, FerryError, PermanentError, TransientError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import type { RunContext } from "../run-context.ts";
 
 export interface DeliveryItem {
   outboxId: number;
@@ -66,11 +65,8 @@ export interface Destination {
   close(): Promise<void>;
 }
 
-export interface DestinationContext {
-  log: Logger;
-  env: NodeJS.ProcessEnv;
-  baseDir: string;
-}
+/** What a destination is given when it is created: the run context, its block being `destinations.<name>`. */
+export type DestinationContext = RunContext;
 
 /**
  * A destination connector, said once: its block of ferry.yaml's `destinations:` (schema, checks: see
@@ -129,10 +125,4 @@ export async function writeInGroups(
         error: new PermanentError("DEST_NO_RESULT", `${destination}: no result for ${i.match.property}=${i.match.value}`),
       },
   );
-}
-
-/** One of a destination's credential fields, resolved; errors name its place in ferry.yaml. */
-export function destinationSecret(context: DestinationContext, destination: string, field: string, reference: string): Secret {
-  const where: ResolveContext["where"] = { file: "ferry.yaml", path: `destinations.${destination}.${field}` };
-  return resolveSecret(reference, { env: context.env, baseDir: context.baseDir, where });
 }

@@ -5,6 +5,7 @@
 import path from "node:path";
 import type { LoadedJob, Project } from "../config/load.ts";
 import type { Logger } from "../log.ts";
+import { runContext } from "../run-context.ts";
 import { sources } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
 import type { StateStore } from "../state/store.ts";
@@ -15,17 +16,27 @@ import type { RunOptions, RunResult } from "./run-types.ts";
 /** What a run is given and returns, for the runner's callers (CLI, service, tests). */
 export type { FileRunResult, RunOptions, RunResult } from "./run-types.ts";
 
-/** The job's source, made by its connector from the job's `source:` settings. */
-export function openSource(project: Project, job: LoadedJob, log: Logger, startedAt: string): Source {
-  const cfg = job.config;
-  const definition = sources.get(cfg.source.type);
-  return definition.create(cfg.source, {
+export interface OpenSourceOptions {
+  signal?: AbortSignal;
+  dryRun?: boolean;
+  /** When the run started: names its artifacts folder. */
+  startedAt?: string;
+}
+
+/** The job's source, made by its connector from the job's `source:` settings and the run's context. */
+export function openSource(project: Project, job: LoadedJob, log: Logger, options: OpenSourceOptions = {}): Source {
+  const startedAt = options.startedAt ?? new Date().toISOString();
+  const context = runContext({
     baseDir: project.dir,
-    connections: project.config.connections,
     env: project.env,
     log,
+    file: job.file,
+    block: "source",
+    signal: options.signal,
+    dryRun: options.dryRun,
     artifactsDir: path.join(project.dir, ".ferry", "runs", job.name, startedAt.replaceAll(":", "-")),
   });
+  return sources.get(job.config.source.type).create(job.config.source, { ...context, connections: project.config.connections });
 }
 
 export async function runJob(
@@ -35,7 +46,11 @@ export async function runJob(
   options: RunOptions,
 ): Promise<RunResult> {
   const run = prepareRun(project, job, options);
-  const source = options.source ?? openSource(project, job, run.log, run.startedAt);
+  const source = options.source ?? openSource(project, job, run.log, {
+    startedAt: run.startedAt,
+    signal: options.signal,
+    dryRun: options.dryRun,
+  });
   if (source.files) return runFiles(project, job, store, options, source);
   return runTable(run, store, options, source);
 }

@@ -10,8 +10,7 @@ import { deliverAll } from "../delivery/deliver.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type RunResult, runJob } from "../runner/run-job.ts";
-import { sources } from "../sources/registry.ts";
+import { openSource, type RunResult, runJob } from "../runner/run-job.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface ServiceOptions {
@@ -77,12 +76,7 @@ export function startService(options: ServiceOptions): Service {
   const again = new Set<string>();
   const kickers = new Map<string, () => void>();
   for (const [name, job] of project.jobs) {
-    const source = sources.get(job.config.source.type).create(job.config.source, {
-      baseDir: project.dir,
-      connections: project.config.connections,
-      env: project.env,
-      log,
-    });
+    const source = openSource(project, job, log, { signal: controller.signal });
     if (!source.watch) {
       void source.close();
       continue;

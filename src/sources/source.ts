@@ -2,9 +2,9 @@
  * The contract every source implements. A source is an async generator of batches: pull-based, so the
  * engine's pace is the source's pace and memory depends on the batch size, never on the table or file.
  */
-import type { SourceSpec, SyncMode } from "../config/connector.ts";
+import type { ProjectDeclarations, SourceSpec, SyncMode } from "../config/connector.ts";
 import type { DataError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import type { RunContext } from "../run-context.ts";
 
 export type { SyncMode };
 
@@ -107,15 +107,9 @@ export interface Source {
   close(): Promise<void>;
 }
 
-export interface SourceContext {
-  /** The folder relative paths are resolved against (the project's). */
-  baseDir: string;
-  connections: Record<string, unknown>;
-  log: Logger;
-  /** The environment secret references resolve against (the project's). */
-  env: NodeJS.ProcessEnv;
-  /** The run's own folder, for what a failed run leaves to debug it (screenshots, traces); created on demand. */
-  artifactsDir?: string;
+/** What a source is given when it is created: the run context, and the project's `connections:`. */
+export interface SourceContext extends RunContext {
+  readonly connections: ProjectDeclarations["connections"];
 }
 
 /**

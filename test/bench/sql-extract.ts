@@ -20,6 +20,7 @@ import { createSqlSource } from "../../src/sources/sql/sql.source.ts";
 import { sqlConnectionSchema, sqlSourceSchema } from "../../src/sources/sql/sql.config.ts";
 import { MYSQL_BASE_URL, mysqlUnavailableReason } from "../support/mysql.ts";
 import { PG_BASE_URL, pgUnavailableReason } from "../support/pg.ts";
+import { runContext } from "../../src/run-context.ts";
 
 type Dialect = "postgres" | "mysql" | "sqlite";
 /** As bin/ferry.js starts Node, with the heap settings of src/cli/heap.ts. */
@@ -131,7 +132,7 @@ async function ferryRate(dialect: Dialect, table: string): Promise<{ rows: numbe
   );
   const source = createSqlSource(
     sqlSourceSchema.parse({ type: "sql", connection: "bench", query: `SELECT * FROM ${table}` }),
-    { baseDir: process.cwd(), connections: { bench: connection }, log: silentLogger, env: process.env },
+    { ...runContext({ baseDir: process.cwd(), log: silentLogger, env: process.env, file: "jobs/bench.yaml", block: "source" }), connections: { bench: connection } },
   );
   const t0 = performance.now();
   let rows = 0;

@@ -24,6 +24,7 @@ import { silentLogger } from "../../src/log.ts";
 import type { CursorPosition, ReadRequest, SourceReject } from "../../src/sources/source.ts";
 import { sqlConnectionSchema, sqlSourceSchema } from "../../src/sources/sql/sql.config.ts";
 import { createSqlSource } from "../../src/sources/sql/sql.source.ts";
+import { runContext } from "../../src/run-context.ts";
 
 type TlsMode = "verify" | "insecure" | "disable";
 
@@ -121,10 +122,8 @@ async function readAll(
   request: Omit<ReadRequest, "signal" | "batchSize"> & { batchSize?: number },
 ): Promise<ReadOutcome> {
   const source = createSqlSource(sqlSourceSchema.parse({ type: "sql", connection: "remote", ...job }), {
-    baseDir: process.cwd(),
+    ...runContext({ baseDir: process.cwd(), env: process.env, log: silentLogger, file: "jobs/remote.yaml", block: "source" }),
     connections: { remote: connection },
-    env: process.env,
-    log: silentLogger,
   });
   const out: ReadOutcome = { rows: [], rejects: [], positions: [] };
   try {
@@ -305,7 +304,7 @@ describe("sql source on a live SQL Server", { skip: remoteSkip(MSSQL), timeout: 
     const table = await mssqlTable(t, remote);
     const source = createSqlSource(
       sqlSourceSchema.parse({ type: "sql", connection: "remote", query: `SELECT ${columns} FROM ${table}` }),
-      { baseDir: process.cwd(), connections: { remote: connection(remote.tls) }, env: process.env, log: silentLogger },
+      { ...runContext({ baseDir: process.cwd(), env: process.env, log: silentLogger, file: "jobs/remote.yaml", block: "source" }), connections: { remote: connection(remote.tls) } },
     );
     try {
       const check = await source.check!({ limit: 3, signal: AbortSignal.timeout(60_000) });
@@ -454,7 +453,7 @@ describe("sql source on a live Oracle database", { skip: remoteSkip(ORACLE), tim
     const table = await oracleTable(t, remote);
     const source = createSqlSource(
       sqlSourceSchema.parse({ type: "sql", connection: "remote", query: `SELECT ID, AMOUNT FROM ${table}` }),
-      { baseDir: process.cwd(), connections: { remote: connection(remote.tls) }, env: process.env, log: silentLogger },
+      { ...runContext({ baseDir: process.cwd(), env: process.env, log: silentLogger, file: "jobs/remote.yaml", block: "source" }), connections: { remote: connection(remote.tls) } },
     );
     try {
       const check = await source.check!({ limit: 3, signal: AbortSignal.timeout(60_000) });

@@ -13,6 +13,7 @@ import type { DeliveryItem, Destination } from "../destination.ts";
 import { fileDestinationSchema } from "./file.config.ts";
 import { escapeFormula } from "./file.content.ts";
 import { createFileDestination, fileDestination } from "./file.destination.ts";
+import { runContext } from "../../run-context.ts";
 
 function item(outboxId: number, key: string, properties: DeliveryItem["properties"], over: Partial<DeliveryItem> = {}): DeliveryItem {
   return {
@@ -39,7 +40,7 @@ describe("file destination, local folder", () => {
 
   const make = (config: Record<string, unknown>, now = () => AT) => {
     const parsed = fileDestinationSchema.parse({ type: "file", target: { folder: "out" }, ...config });
-    const d = createFileDestination("legacy_erp", parsed, { log: silentLogger, env: {}, baseDir: dir }, { now });
+    const d = createFileDestination("legacy_erp", parsed, runContext({ log: silentLogger, env: {}, baseDir: dir, file: "ferry.yaml", block: "destinations.legacy_erp" }), { now });
     open.push(d);
     return d;
   };
@@ -201,7 +202,7 @@ describe("file destination, local folder", () => {
   test("the definition parses its config and creates the destination", async () => {
     assert.equal(fileDestination.type, "file");
     const config = fileDestination.configSchema.parse({ type: "file", target: { folder: "out" } });
-    const d = fileDestination.create("erp", config, { log: silentLogger, env: {}, baseDir: dir });
+    const d = fileDestination.create("erp", config, runContext({ log: silentLogger, env: {}, baseDir: dir, file: "ferry.yaml", block: "destinations.erp" }));
     open.push(d);
     const [result] = await d.write([item(1, "C1", {})], signal);
     assert.equal(result?.ok && result.remoteId, "customer-000000000001-000000000001.csv");

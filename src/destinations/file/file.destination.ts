@@ -37,7 +37,7 @@ export function createFileDestination(
   const log = context.log.child({ destination: name });
   const { folder, sftp } = config.target;
   const target: FileTarget = sftp
-    ? sftpTarget(sftp, { destination: name, env: context.env, baseDir: context.baseDir, log })
+    ? sftpTarget(sftp, { secret: context.secret, log })
     : localTarget(path.resolve(context.baseDir, folder!));
 
   return {

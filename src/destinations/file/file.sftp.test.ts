@@ -17,6 +17,7 @@ import { createLogger, silentLogger } from "../../log.ts";
 import type { DeliveryItem, Destination } from "../destination.ts";
 import { fileDestinationSchema } from "./file.config.ts";
 import { createFileDestination } from "./file.destination.ts";
+import { runContext } from "../../run-context.ts";
 
 const signal = new AbortController().signal;
 const PASSWORD = "secret";
@@ -158,7 +159,7 @@ describe("file destination, SFTP (in-process server)", () => {
         },
       },
     });
-    const d = createFileDestination("legacy_erp", config, { log: options.log ?? silentLogger, env, baseDir: server.root });
+    const d = createFileDestination("legacy_erp", config, runContext({ log: options.log ?? silentLogger, env, baseDir: server.root, file: "ferry.yaml", block: "destinations.legacy_erp" }));
     open.push(d);
     return d;
   };
@@ -341,7 +342,7 @@ describe("file destination, SFTP (real OpenSSH server)", { skip: await opensshSk
         },
       },
     });
-    const d = createFileDestination("erp", config, { log: silentLogger, env: {}, baseDir: sshd.root });
+    const d = createFileDestination("erp", config, runContext({ log: silentLogger, env: {}, baseDir: sshd.root, file: "ferry.yaml", block: "destinations.erp" }));
     try {
       await d.write([item(1, "C1", { name: "Old" })], signal);
       await d.write([item(1, "C1", { name: "New" })], signal);

@@ -8,6 +8,7 @@
  * `DEST_FILE_FOLDER`, naming the folder); anything else (disk full, the server gone, a dropped
  * connection) is a TransientError: the destination is unavailable and the items stay pending.
  */
+import type { Secret } from "../../config/secrets.ts";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -97,10 +98,8 @@ export function localTarget(folder: string): FileTarget {
 }
 
 export interface SftpTargetOptions {
-  /** The destination's name: where secrets are resolved from, for messages. */
-  destination: string;
-  env: NodeJS.ProcessEnv;
-  baseDir: string;
+  /** Resolves a field of the destination's block (`target.sftp.password`) into a Secret. */
+  secret: (field: string, reference: string) => Secret;
   log: Logger;
 }
 
@@ -182,8 +181,7 @@ export function sftpTarget(config: SftpTargetConfig, options: SftpTargetOptions)
 
   const connect = async (): Promise<SftpSession> => {
     try {
-      const where = { env: options.env, baseDir: options.baseDir, file: "ferry.yaml", path: `destinations.${options.destination}.target.sftp` };
-      return await openSftpLogin(config, where, log);
+      return await openSftpLogin(config, (field, reference) => options.secret(`target.sftp.${field}`, reference), log);
     } catch (e) {
       throw sftpError(e, true, place);
     }

@@ -11,7 +11,6 @@ import {
   type Destination,
   type DestinationContext,
   type DestinationDefinition,
-  destinationSecret,
   writeInGroups,
 } from "../destination.ts";
 import { apiMessage, BATCH, type HubSpotApi } from "./hubspot.api.ts";
@@ -31,7 +30,7 @@ export function createHubSpotDestination(
   config: HubSpotDestinationConfig,
   context: DestinationContext,
 ): Destination {
-  const auth = hubspotAuth(config, (reference, field) => destinationSecret(context, name, field, reference));
+  const auth = hubspotAuth(config, (reference, field) => context.secret(field, reference));
   const client = destinationClient({
     name,
     api: "hubspot",

@@ -10,6 +10,7 @@ import { silentLogger } from "../../log.ts";
 import { restDestinationSchema } from "./rest.config.ts";
 import { batchIdempotencyKey, createRestDestination } from "./rest.destination.ts";
 import { type ApiAuth, TestApi } from "./test-api.ts";
+import { runContext } from "../../run-context.ts";
 
 const ENV = { API_TOKEN: "t0k3n-for-tests", API_KEY: "k3y-for-tests", API_PASSWORD: "pa55word-for-tests", CLIENT_SECRET: "s3cret-for-tests" };
 
@@ -45,7 +46,7 @@ async function setup(config: Record<string, unknown> | ((api: TestApi) => Record
   const api = await TestApi.start(auth);
   const fields = typeof config === "function" ? config(api) : config;
   const parsed = restDestinationSchema.parse({ type: "rest", base_url: api.url, auth: { type: "none" }, ...fields });
-  const destination = createRestDestination("crm", parsed, { log: silentLogger, env: ENV, baseDir: "." }, {
+  const destination = createRestDestination("crm", parsed, runContext({ log: silentLogger, env: ENV, baseDir: ".", file: "ferry.yaml", block: "destinations.crm" }), {
     attempts: 2,
     backoff: { baseMs: 1, maxMs: 5 },
   });
@@ -440,11 +441,13 @@ describe("rest destination, reading records back for remote_edits", () => {
     const parsed = restDestinationSchema.safeParse({ type: "rest", base_url: "https://api.example.com", auth: { type: "none" }, ...SINGLE, remote_edits: "conflict" });
     assert.equal(parsed.success, false);
     assert.match(String(parsed.error?.issues[0]?.message), /give endpoints\.read/);
-    const noRead = createRestDestination("crm", restDestinationSchema.parse({ type: "rest", base_url: "https://api.example.com", auth: { type: "none" }, ...SINGLE }), {
+    const noRead = createRestDestination("crm", restDestinationSchema.parse({ type: "rest", base_url: "https://api.example.com", auth: { type: "none" }, ...SINGLE }), runContext({
       log: silentLogger,
       env: ENV,
       baseDir: ".",
-    });
+      file: "ferry.yaml",
+      block: "destinations.crm",
+    }));
     assert.equal(noRead.readRemote, undefined);
   });
 });

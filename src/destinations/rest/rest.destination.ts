@@ -20,7 +20,6 @@ import {
   type Destination,
   type DestinationContext,
   type DestinationDefinition,
-  destinationSecret,
   type ItemResult,
   writeInGroups,
 } from "../destination.ts";
@@ -49,7 +48,7 @@ export function createRestDestination(
   context: DestinationContext,
   options: RestDestinationOptions = {},
 ): Destination {
-  const auth = restAuth(name, config, (reference, field) => destinationSecret(context, name, field, reference));
+  const auth = restAuth(name, config, (reference, field) => context.secret(field, reference));
   const origin = URL.canParse(config.base_url) ? new URL(config.base_url).origin : config.base_url;
   const client = destinationClient({
     name,

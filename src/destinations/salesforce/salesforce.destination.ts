@@ -9,7 +9,6 @@ import {
   type Destination,
   type DestinationContext,
   type DestinationDefinition,
-  destinationSecret,
   writeInGroups,
 } from "../destination.ts";
 import { remove } from "./operations/delete.operation.ts";
@@ -27,7 +26,7 @@ export function createSalesforceDestination(
   config: SalesforceDestinationConfig,
   context: DestinationContext,
 ): Destination {
-  const auth = salesforceAuth(name, config, (reference, field) => destinationSecret(context, name, field, reference));
+  const auth = salesforceAuth(name, config, (reference, field) => context.secret(field, reference));
   const client = destinationClient({
     name,
     api: "salesforce",

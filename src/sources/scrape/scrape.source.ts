@@ -3,8 +3,7 @@
  * snapshot source, read and committed whole: a run that fails part-way applies nothing. This file reads
  * the run's context and resolves the login's secrets for the read.
  */
-import path from "node:path";
-import { resolveSecret, type Secret } from "../../config/secrets.ts";
+import type { Secret } from "../../config/secrets.ts";
 import { ConfigError } from "../../errors.ts";
 import { createCsvSource } from "../csv/csv.source.ts";
 import type { Source, SourceContext, SourceDefinition } from "../source.ts";
@@ -14,17 +13,15 @@ import { readScrape, type Scraper } from "./scrape.read.ts";
 export function createScrapeSource(config: ScrapeSourceConfig, context: SourceContext): Source {
   if (!URL.canParse(config.base_url) || !/^https?:$/.test(new URL(config.base_url).protocol)) {
     throw new ConfigError("CONFIG_INVALID", `base_url must be an http(s) URL such as https://erp.example.com, got ${JSON.stringify(config.base_url)}`, {
-      file: "job",
-      path: "source.base_url",
+      file: context.file,
+      path: `${context.block}.base_url`,
     });
   }
   const origin = new URL(config.base_url).origin;
-  const artifactsDir =
-    context.artifactsDir ?? path.join(context.baseDir, ".ferry", "runs", "scrape", new Date().toISOString().replaceAll(":", "-"));
+  const artifactsDir = context.artifactsDir;
 
   // Credentials reach the source as references (the loader leaves them so) and become Secrets only here.
-  const secret = (value: string, field: string): Secret =>
-    resolveSecret(value, { env: context.env, baseDir: context.baseDir, where: { file: "job", path: `source.login.${field}` } });
+  const secret = (value: string, field: string): Secret => context.secret(`login.${field}`, value);
   const credentials = config.login
     ? { username: secret(config.login.username, "username"), password: secret(config.login.password, "password") }
     : null;

@@ -14,7 +14,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import SftpClient from "ssh2-sftp-client";
 import { durationMs } from "../../config/duration.ts";
-import { resolveSecret } from "../../config/secrets.ts";
+import type { Secret } from "../../config/secrets.ts";
 import { ConfigError, type FerryError, TransientError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 
@@ -301,21 +301,19 @@ export interface SftpLoginConfig {
 }
 
 /**
- * Opens a session for a configured login: its secret references resolved as late as this (`where` names
- * the configuration that holds them), and an unchecked host key logged as a warning on every connection,
- * with the key the server presented, so that it can be pinned.
+ * Opens a session for a configured login: its secret references resolved as late as this, by `resolve`
+ * (the connector's context, which names the configuration that holds them), and an unchecked host key
+ * logged as a warning on every connection, with the key the server presented, so that it can be pinned.
  */
 export async function openSftpLogin(
   config: SftpLoginConfig,
-  where: { env: NodeJS.ProcessEnv; baseDir: string; file: string; path: string },
+  resolve: (field: string, reference: string) => Secret,
   log: Logger,
 ): Promise<SftpSession> {
   const server = `sftp://${config.host}:${config.port}`;
   const secret = (field: "password" | "private_key" | "passphrase") => {
     const reference = config[field];
-    if (reference === undefined) return undefined;
-    const at = { file: where.file, path: `${where.path}.${field}` };
-    return resolveSecret(reference, { env: where.env, baseDir: where.baseDir, where: at }).reveal();
+    return reference === undefined ? undefined : resolve(field, reference).reveal();
   };
   if (config.insecure_accept_any_host_key) {
     log.warn({ server }, "the SFTP server's host key is NOT checked (insecure_accept_any_host_key): pin host_key");

@@ -23,7 +23,7 @@ export function createSftpSource(config: SftpSourceConfig, context: SourceContex
     local: path.join(context.baseDir, ".ferry", "sftp", slug),
     baseDir: context.baseDir,
     log,
-    connect: () => openSftpLogin(config, { env: context.env, baseDir: context.baseDir, file: "job", path: "source" }, log),
+    connect: () => openSftpLogin(config, (field, reference) => context.secret(field, reference), log),
   };
   return {
     describe: `sftp ${server}${config.folder}`,

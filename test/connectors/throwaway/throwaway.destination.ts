@@ -7,7 +7,6 @@ import path from "node:path";
 import { z } from "zod";
 import { secretRef } from "../../../src/config/secrets.ts";
 import type { Destination, DestinationContext, DestinationDefinition } from "../../../src/destinations/destination.ts";
-import { destinationSecret } from "../../../src/destinations/destination.ts";
 import { ConfigError } from "../../../src/errors.ts";
 
 const throwawayDestinationSchema = z.strictObject({
@@ -19,7 +18,7 @@ const throwawayDestinationSchema = z.strictObject({
 type ThrowawayDestinationConfig = z.output<typeof throwawayDestinationSchema>;
 
 function createThrowawayDestination(name: string, config: ThrowawayDestinationConfig, context: DestinationContext): Destination {
-  const key = destinationSecret(context, name, "api_key", config.api_key);
+  const key = context.secret("api_key", config.api_key);
   const file = path.join(context.baseDir, config.folder, `${name}.jsonl`);
   return {
     name,

@@ -4,7 +4,6 @@
  */
 import { z } from "zod";
 import { secretRef } from "../../../src/config/secrets.ts";
-import { resolveSecret } from "../../../src/config/secrets.ts";
 import type { Source, SourceContext, SourceDefinition } from "../../../src/sources/source.ts";
 
 const throwawaySourceSchema = z.strictObject({
@@ -16,8 +15,7 @@ const throwawaySourceSchema = z.strictObject({
 type ThrowawaySourceConfig = z.output<typeof throwawaySourceSchema>;
 
 function createThrowawaySource(config: ThrowawaySourceConfig, context: SourceContext): Source {
-  const where = { file: "jobs", path: "source.token" };
-  const token = resolveSecret(config.token, { env: context.env, baseDir: context.baseDir, where });
+  const token = context.secret("token", config.token);
   return {
     describe: `throwaway (${config.rows.length} rows)`,
     commitUnit: "batch",
