@@ -17,6 +17,9 @@ export const errorLine = (error: Error) =>
   error instanceof FerryError ? `${error.message} [${error.code}]` : error.message;
 export const errorCode = (error: Error | undefined) => (error instanceof FerryError ? error.code : undefined);
 
+/** A field's value in a table: JSON, or "(empty)". */
+export const showValue = (v: unknown) => (v === null || v === undefined ? "(empty)" : JSON.stringify(v));
+
 export function printJson(value: unknown) {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
