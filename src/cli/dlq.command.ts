@@ -14,6 +14,27 @@ const ids = (values: string[]) =>
     return n;
   });
 
+const selection = (values: string[], destination: string | undefined): Selection => ({
+  ids: ids(values),
+  ...(destination ? { destination } : {}),
+});
+
+interface ListOptions {
+  destination?: string;
+  all?: boolean;
+}
+
+interface ReplayOptions {
+  destination?: string;
+  by: string;
+  deliver: boolean;
+}
+
+interface DiscardOptions {
+  destination?: string;
+  by: string;
+}
+
 export function registerDlqCommand(program: Command, globals: () => GlobalOptions) {
   const dlq = program.command("dlq").description("the dead-letter queue: records a destination refused, or that kept failing");
 
@@ -22,60 +43,12 @@ export function registerDlqCommand(program: Command, globals: () => GlobalOption
     .description("open entries (with --all, replayed, discarded and superseded ones too)")
     .option("--destination <name>", "only this destination")
     .option("--all", "include resolved entries")
-    .action(async (opts: { destination?: string; all?: boolean }) => {
-      const g = globals();
-      const ctx = await openContext(g);
-      try {
-        const rows = await listDeadLetters(ctx.store.knex, { destination: opts.destination, all: opts.all });
-        if (g.json) printJson(rows);
-        else {
-          printTable(
-            rows.map((e) => ({
-              id: e.id,
-              destination: e.destination,
-              entity: e.entity,
-              key: e.key,
-              code: e.code,
-              attempts: e.attempts,
-              dead_at: e.dead_at,
-              ...(opts.all ? { resolution: e.resolution ?? "open" } : {}),
-              reason: e.reason,
-            })),
-          );
-        }
-      } finally {
-        await ctx.close();
-      }
-    });
+    .action((opts: ListOptions) => listCommand(globals(), opts));
 
   dlq
     .command("show <id>")
     .description("one entry in full: the request sent, the answer, the reason")
-    .action(async (id: string) => {
-      const g = globals();
-      const ctx = await openContext(g);
-      try {
-        const entry = await getDeadLetter(ctx.store.knex, ids([id])[0]!);
-        if (!entry) {
-          process.stderr.write(`ferry: no dead-letter entry ${id}\n`);
-          process.exitCode = ExitCode.config;
-          return;
-        }
-        if (g.json) printJson(entry);
-        else {
-          const { request, response, ...head } = entry;
-          for (const [k, v] of Object.entries(head)) process.stdout.write(`${k.padEnd(12)} ${v ?? ""}\n`);
-          process.stdout.write(`\nrequest:\n${JSON.stringify(request, null, 2)}\n\nresponse:\n${JSON.stringify(response, null, 2)}\n`);
-        }
-      } finally {
-        await ctx.close();
-      }
-    });
-
-  const selection = (values: string[], destination: string | undefined): Selection => ({
-    ids: ids(values),
-    ...(destination ? { destination } : {}),
-  });
+    .action((id: string) => showCommand(globals(), id));
 
   dlq
     .command("replay [ids...]")
@@ -83,52 +56,99 @@ export function registerDlqCommand(program: Command, globals: () => GlobalOption
     .option("--destination <name>", "every open entry of this destination")
     .option("--by <name>", "who decides, for the audit log", process.env.USER ?? "operator")
     .option("--no-deliver", "only queue them again; `ferry deliver` or `ferry serve` sends them")
-    .action(async (values: string[], opts: { destination?: string; by: string; deliver: boolean }) => {
-      const g = globals();
-      const ctx = await openContext(g);
-      try {
-        const entries = await replayDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
-        const destinations = [...new Set(entries.map((e) => e.destination))];
-        let tallies = new Map();
-        if (opts.deliver && destinations.length > 0) {
-          tallies = await deliverAll(ctx.project, ctx.store, createDestinations(ctx.project, ctx.log, destinations), {
-            log: ctx.log,
-            waitForRetriesMs: 120_000,
-          });
-        }
-        // Entries that failed again are open once more, under new ids.
-        const again = (await listDeadLetters(ctx.store.knex, {})).filter((e) => entries.some((r) => r.outbox_id === e.outbox_id));
-        if (g.json) printJson({ replayed: entries.map((e) => e.id), delivery: Object.fromEntries(tallies), failed_again: again });
-        else {
-          process.stdout.write(`replayed ${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
-          for (const [d, t] of tallies) {
-            process.stdout.write(deliveryLine(d, t));
-          }
-          if (again.length > 0) {
-            process.stdout.write("failed again:\n");
-            printTable(again.map((e) => ({ id: e.id, key: e.key, code: e.code, reason: e.reason })));
-          }
-        }
-        process.exitCode = again.length > 0 ? ExitCode.partial : ExitCode.ok;
-      } finally {
-        await ctx.close();
-      }
-    });
+    .action((values: string[], opts: ReplayOptions) => replayCommand(globals(), values, opts));
 
   dlq
     .command("discard [ids...]")
     .description("close entries without sending them (by id, or --destination for all of one); audited")
     .option("--destination <name>", "every open entry of this destination")
     .option("--by <name>", "who decides, for the audit log", process.env.USER ?? "operator")
-    .action(async (values: string[], opts: { destination?: string; by: string }) => {
-      const g = globals();
-      const ctx = await openContext(g);
-      try {
-        const entries = await discardDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
-        if (g.json) printJson({ discarded: entries.map((e) => e.id) });
-        else process.stdout.write(`discarded ${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
-      } finally {
-        await ctx.close();
+    .action((values: string[], opts: DiscardOptions) => discardCommand(globals(), values, opts));
+}
+
+async function listCommand(g: GlobalOptions, opts: ListOptions) {
+  const ctx = await openContext(g);
+  try {
+    const rows = await listDeadLetters(ctx.store.knex, { destination: opts.destination, all: opts.all });
+    if (g.json) printJson(rows);
+    else {
+      printTable(
+        rows.map((e) => ({
+          id: e.id,
+          destination: e.destination,
+          entity: e.entity,
+          key: e.key,
+          code: e.code,
+          attempts: e.attempts,
+          dead_at: e.dead_at,
+          ...(opts.all ? { resolution: e.resolution ?? "open" } : {}),
+          reason: e.reason,
+        })),
+      );
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function showCommand(g: GlobalOptions, id: string) {
+  const ctx = await openContext(g);
+  try {
+    const entry = await getDeadLetter(ctx.store.knex, ids([id])[0]!);
+    if (!entry) {
+      process.stderr.write(`ferry: no dead-letter entry ${id}\n`);
+      process.exitCode = ExitCode.config;
+      return;
+    }
+    if (g.json) printJson(entry);
+    else {
+      const { request, response, ...head } = entry;
+      for (const [k, v] of Object.entries(head)) process.stdout.write(`${k.padEnd(12)} ${v ?? ""}\n`);
+      process.stdout.write(`\nrequest:\n${JSON.stringify(request, null, 2)}\n\nresponse:\n${JSON.stringify(response, null, 2)}\n`);
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function replayCommand(g: GlobalOptions, values: string[], opts: ReplayOptions) {
+  const ctx = await openContext(g);
+  try {
+    const entries = await replayDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
+    const destinations = [...new Set(entries.map((e) => e.destination))];
+    let tallies = new Map();
+    if (opts.deliver && destinations.length > 0) {
+      tallies = await deliverAll(ctx.project, ctx.store, createDestinations(ctx.project, ctx.log, destinations), {
+        log: ctx.log,
+        waitForRetriesMs: 120_000,
+      });
+    }
+    // Entries that failed again are open once more, under new ids.
+    const again = (await listDeadLetters(ctx.store.knex, {})).filter((e) => entries.some((r) => r.outbox_id === e.outbox_id));
+    if (g.json) printJson({ replayed: entries.map((e) => e.id), delivery: Object.fromEntries(tallies), failed_again: again });
+    else {
+      process.stdout.write(`replayed ${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
+      for (const [d, t] of tallies) {
+        process.stdout.write(deliveryLine(d, t));
       }
-    });
+      if (again.length > 0) {
+        process.stdout.write("failed again:\n");
+        printTable(again.map((e) => ({ id: e.id, key: e.key, code: e.code, reason: e.reason })));
+      }
+    }
+    process.exitCode = again.length > 0 ? ExitCode.partial : ExitCode.ok;
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function discardCommand(g: GlobalOptions, values: string[], opts: DiscardOptions) {
+  const ctx = await openContext(g);
+  try {
+    const entries = await discardDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
+    if (g.json) printJson({ discarded: entries.map((e) => e.id) });
+    else process.stdout.write(`discarded ${entries.length} entr${entries.length === 1 ? "y" : "ies"}\n`);
+  } finally {
+    await ctx.close();
+  }
 }

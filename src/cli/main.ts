@@ -6,12 +6,16 @@ import "./heap.ts";
 import { Command } from "commander";
 import { exitCodeFor } from "../errors.ts";
 import { registerCheckCommand } from "./check.command.ts";
+import { registerConflictsCommand } from "./conflicts.command.ts";
 import type { GlobalOptions } from "./context.ts";
+import { registerDeliverCommand } from "./deliver.command.ts";
 import { registerDlqCommand } from "./dlq.command.ts";
-import { registerOperateCommands } from "./operate.commands.ts";
+import { registerExplainCommand } from "./explain.command.ts";
 import { printError } from "./output.ts";
+import { registerPlanCommand } from "./plan.command.ts";
+import { registerRunCommand } from "./run.command.ts";
+import { registerRunsCommand } from "./runs.command.ts";
 import { registerServeCommand } from "./serve.command.ts";
-import { registerSyncCommands } from "./sync.commands.ts";
 import { registerValidateCommand } from "./validate.command.ts";
 
 const program = new Command("ferry")
@@ -29,10 +33,14 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 const globals = () => program.opts<GlobalOptions>();
-registerSyncCommands(program, globals);
+registerRunCommand(program, globals);
+registerPlanCommand(program, globals);
+registerDeliverCommand(program, globals);
 registerValidateCommand(program, globals);
 registerCheckCommand(program, globals);
-registerOperateCommands(program, globals);
+registerRunsCommand(program, globals);
+registerConflictsCommand(program, globals);
+registerExplainCommand(program, globals);
 registerDlqCommand(program, globals);
 registerServeCommand(program, globals);
 

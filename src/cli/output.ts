@@ -9,6 +9,17 @@ export function deliveryLine(destination: string, t: DeliveryTally): string {
   return `delivery to ${destination}: created ${t.created}, updated ${t.updated}, deleted ${t.deleted}, failed ${t.dead}${edits}, still pending ${t.pending}${stopped}\n`;
 }
 
+/** How many rejects, or planned events of each kind, a run or a plan prints. */
+export const SAMPLE = 20;
+
+/** A run's error as printed: its message and, for scripts to match on, its stable code. */
+export const errorLine = (error: Error) =>
+  error instanceof FerryError ? `${error.message} [${error.code}]` : error.message;
+export const errorCode = (error: Error | undefined) => (error instanceof FerryError ? error.code : undefined);
+
+/** A field's value in a table: JSON, or "(empty)". */
+export const showValue = (v: unknown) => (v === null || v === undefined ? "(empty)" : JSON.stringify(v));
+
 export function printJson(value: unknown) {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -3,19 +3,20 @@
  * enter a value. The golden record, the conflict, the audit log and the outbox change in one transaction.
  */
 import type { Project } from "../config/load.ts";
+import type { MappingConfig } from "../config/mapping.schema.ts";
 import { destinationOf, resolveField, withdraw } from "../engine/merge.ts";
 import { plan, project as projectOnto } from "../engine/plan.ts";
-import type { Value } from "../engine/types.ts";
+import type { GoldenRecord, Value } from "../engine/types.ts";
 import { converterFor } from "../engine/values.ts";
 import { ConfigError } from "../errors.ts";
 import { DELETED_FIELD } from "../runner/deletes.ts";
 import { appendAudit } from "../state/audit.repo.ts";
-import { closeConflict, getConflict } from "../state/conflicts.repo.ts";
+import { closeConflict, type ConflictRow, getConflict } from "../state/conflicts.repo.ts";
 import { rememberRemoteValues } from "../state/destination-records.repo.ts";
 import { getGolden, writeGolden } from "../state/golden.repo.ts";
-import { enqueue } from "../state/outbox.repo.ts";
+import { enqueue, type OutboxWrite } from "../state/outbox.repo.ts";
 import { deleteSnapshots } from "../state/snapshots.repo.ts";
-import type { StateStore } from "../state/store.ts";
+import type { Db, StateStore } from "../state/store.ts";
 
 export type Decision = { use: string } | { value: string };
 
@@ -32,6 +33,25 @@ export interface Resolution {
 
 const usage = (message: string) => new ConfigError("CONFLICT_RESOLUTION_INVALID", message);
 
+/** What a resolution settled, before it is written. */
+interface Settlement {
+  id: number;
+  conflict: ConflictRow;
+  record: GoldenRecord;
+  next: GoldenRecord;
+  value: Value;
+  source: string;
+  overruled: OverruledEdit[];
+  intents: OutboxWrite[];
+}
+
+/** A person's edit in a destination that the decision overrules. */
+interface OverruledEdit {
+  destination: string;
+  property: string;
+  held: Value;
+}
+
 export async function resolveConflict(
   project: Project,
   store: StateStore,
@@ -42,111 +62,144 @@ export async function resolveConflict(
 ): Promise<Resolution> {
   const at = now.toISOString();
   return store.knex.transaction(async (tx) => {
-    const conflict = await getConflict(tx, id);
-    if (!conflict) throw usage(`no conflict #${id}: list them with \`ferry conflicts list\``);
-    if (conflict.status !== "open") throw usage(`conflict #${id} is already ${conflict.status}`);
-    const mapping = project.mappings.get(conflict.entity)?.config;
-    const record = await getGolden(tx, conflict.entity, conflict.key);
-    if (!mapping || !record)
-      throw usage(
-        `conflict #${id} refers to ${conflict.entity} ${conflict.key}, which Ferry no longer holds`,
-      );
-
-    const choices = [
-      { source: conflict.current.source, value: conflict.current.value },
-      ...conflict.candidates,
-    ];
-    let value: Value;
-    let source: string;
-    if (conflict.field === DELETED_FIELD && "use" in decision) {
-      throw usage(`conflict #${id} is about a deleted record: resolve it with --value true (delete) or --value false (keep)`);
-    }
-    if ("use" in decision) {
-      const chosen = choices.find((c) => c.source === decision.use);
-      if (!chosen)
-        throw usage(
-          `source "${decision.use}" is not part of conflict #${id}: choose one of ${choices.map((c) => c.source).join(", ")}`,
-        );
-      value = chosen.value;
-      source = chosen.source;
-    } else if (conflict.field === DELETED_FIELD) {
-      if (!/^(true|false)$/.test(decision.value))
-        throw usage("a delete conflict takes --value true (delete) or --value false (keep)");
-      value = decision.value === "true";
-      source = "operator";
-    } else {
-      const type = mapping.fields[conflict.field]?.type ?? "string";
-      try {
-        value = converterFor(type)(decision.value);
-      } catch (e) {
-        throw usage(`--value for ${conflict.field}: ${(e as Error).message}`);
-      }
-      source = "operator";
-    }
-
-    let next = record;
-    if (conflict.field === DELETED_FIELD) {
-      const deletingSource = conflict.candidates[0]?.source ?? conflict.current.source;
-      // Either way the source's stale snapshot goes, so the next run does not ask again.
-      await deleteSnapshots(tx, conflict.entity, deletingSource, [conflict.key]);
-      if (value === true) next = withdraw(record, "deleted");
-    } else {
-      next = resolveField(record, conflict.field, {
-        value,
-        source,
-        sourceTime: null,
-        run: "operator",
-        at,
-      }).record;
-      const { conflicted: _, ...field } = next.fields[conflict.field]!;
-      next = { ...next, fields: { ...next.fields, [conflict.field]: field } };
-    }
-    // A destination holding a person's edit that the decision overrules gets the decided value, even when
-    // the golden value stays as it was; what it holds becomes the baseline, so the push is no new edit.
-    const overruled =
-      conflict.field === DELETED_FIELD
-        ? []
-        : conflict.candidates.flatMap((c) => {
-            const destination = destinationOf(c.source);
-            const property = destination === undefined ? undefined : mapping.destinations[destination]?.fields[conflict.field];
-            return destination !== undefined && c.value !== value && property ? [{ destination, property, held: c.value }] : [];
-          });
+    const { conflict, mapping, record } = await loadOpenConflict(tx, project, id);
+    const { value, source } = decide(id, conflict, mapping, decision);
+    const overruled = overruledEdits(conflict, mapping, value);
+    let next = settle(conflict, record, value, source, at);
     if (overruled.length > 0 && next.version === record.version) next = { ...next, version: record.version + 1 };
-    await writeGolden(tx, null, at, [next]);
-    const planned = plan(mapping.destinations, record, next);
-    for (const o of overruled) {
-      await rememberRemoteValues(tx, o.destination, conflict.entity, conflict.key, { [o.property]: o.held }, at);
-      const intent = planned.find((i) => i.destination === o.destination);
-      if (intent && intent.op === "upsert" && !intent.changed.includes(o.property)) intent.changed.push(o.property);
-      else if (!intent && next.status !== "deleted") {
-        const properties = projectOnto(next, mapping.destinations[o.destination]!);
-        planned.push({ destination: o.destination, op: "upsert", properties, changed: [o.property] });
-      }
-    }
-    const intents = planned.map((i) => ({ ...i, entity: conflict.entity, key: conflict.key, version: next.version }));
-    const outbox = await enqueue(tx, null, at, intents);
-    await closeConflict(tx, id, "resolved", at, { by: actor, ...decision, value, source });
-    const before = conflict.field === DELETED_FIELD ? false : (record.fields[conflict.field]?.value ?? null);
-    await appendAudit(tx, {
-      at,
-      actor,
-      action: "conflict.resolve",
-      entity: conflict.entity,
-      key: conflict.key,
-      field: conflict.field,
-      before,
-      after: value,
-      details: { conflict: id, source },
-    });
-    return {
-      id,
-      entity: conflict.entity,
-      key: conflict.key,
-      field: conflict.field,
-      before,
-      after: value,
-      source,
-      outbox,
-    };
+    const intents = intentsFor(conflict, mapping, record, next, overruled);
+    return persist(tx, { id, conflict, record, next, value, source, overruled, intents }, decision, actor, at);
   });
+}
+
+/** The conflict, still open, with the mapping and the golden record it is about. */
+async function loadOpenConflict(tx: Db, project: Project, id: number) {
+  const conflict = await getConflict(tx, id);
+  if (!conflict) throw usage(`no conflict #${id}: list them with \`ferry conflicts list\``);
+  if (conflict.status !== "open") throw usage(`conflict #${id} is already ${conflict.status}`);
+  const mapping = project.mappings.get(conflict.entity)?.config;
+  const record = await getGolden(tx, conflict.entity, conflict.key);
+  if (!mapping || !record)
+    throw usage(
+      `conflict #${id} refers to ${conflict.entity} ${conflict.key}, which Ferry no longer holds`,
+    );
+  return { conflict, mapping, record };
+}
+
+/** The value the decision settles on, and whose it is ("operator" for a value entered). */
+function decide(
+  id: number,
+  conflict: ConflictRow,
+  mapping: MappingConfig,
+  decision: Decision,
+): { value: Value; source: string } {
+  const choices = [
+    { source: conflict.current.source, value: conflict.current.value },
+    ...conflict.candidates,
+  ];
+  if (conflict.field === DELETED_FIELD && "use" in decision) {
+    throw usage(`conflict #${id} is about a deleted record: resolve it with --value true (delete) or --value false (keep)`);
+  }
+  if ("use" in decision) {
+    const chosen = choices.find((c) => c.source === decision.use);
+    if (!chosen)
+      throw usage(
+        `source "${decision.use}" is not part of conflict #${id}: choose one of ${choices.map((c) => c.source).join(", ")}`,
+      );
+    return { value: chosen.value, source: chosen.source };
+  }
+  if (conflict.field === DELETED_FIELD) {
+    if (!/^(true|false)$/.test(decision.value))
+      throw usage("a delete conflict takes --value true (delete) or --value false (keep)");
+    return { value: decision.value === "true", source: "operator" };
+  }
+  const type = mapping.fields[conflict.field]?.type ?? "string";
+  try {
+    return { value: converterFor(type)(decision.value), source: "operator" };
+  } catch (e) {
+    throw usage(`--value for ${conflict.field}: ${(e as Error).message}`);
+  }
+}
+
+/** The golden record with the decision applied: the field settled, or the record deleted (or kept). */
+function settle(conflict: ConflictRow, record: GoldenRecord, value: Value, source: string, at: string): GoldenRecord {
+  if (conflict.field === DELETED_FIELD) return value === true ? withdraw(record, "deleted") : record;
+  const next = resolveField(record, conflict.field, {
+    value,
+    source,
+    sourceTime: null,
+    run: "operator",
+    at,
+  }).record;
+  const { conflicted: _, ...field } = next.fields[conflict.field]!;
+  return { ...next, fields: { ...next.fields, [conflict.field]: field } };
+}
+
+// A destination holding a person's edit that the decision overrules gets the decided value, even when
+// the golden value stays as it was; what it holds becomes the baseline, so the push is no new edit.
+function overruledEdits(conflict: ConflictRow, mapping: MappingConfig, value: Value): OverruledEdit[] {
+  if (conflict.field === DELETED_FIELD) return [];
+  return conflict.candidates.flatMap((c) => {
+    const destination = destinationOf(c.source);
+    const property = destination === undefined ? undefined : mapping.destinations[destination]?.fields[conflict.field];
+    return destination !== undefined && c.value !== value && property ? [{ destination, property, held: c.value }] : [];
+  });
+}
+
+/** What the outbox receives: the plan of the change, plus the overruled property for each destination. */
+function intentsFor(
+  conflict: ConflictRow,
+  mapping: MappingConfig,
+  record: GoldenRecord,
+  next: GoldenRecord,
+  overruled: readonly OverruledEdit[],
+): OutboxWrite[] {
+  const planned = plan(mapping.destinations, record, next);
+  for (const o of overruled) {
+    const intent = planned.find((i) => i.destination === o.destination);
+    if (intent && intent.op === "upsert" && !intent.changed.includes(o.property)) intent.changed.push(o.property);
+    else if (!intent && next.status !== "deleted") {
+      const properties = projectOnto(next, mapping.destinations[o.destination]!);
+      planned.push({ destination: o.destination, op: "upsert", properties, changed: [o.property] });
+    }
+  }
+  return planned.map((i) => ({ ...i, entity: conflict.entity, key: conflict.key, version: next.version }));
+}
+
+/** The one write: snapshots, golden record, destination baselines, outbox, conflict and audit log. */
+async function persist(tx: Db, s: Settlement, decision: Decision, actor: string, at: string): Promise<Resolution> {
+  const { id, conflict, record, next, value, source } = s;
+  if (conflict.field === DELETED_FIELD) {
+    const deletingSource = conflict.candidates[0]?.source ?? conflict.current.source;
+    // Either way the source's stale snapshot goes, so the next run does not ask again.
+    await deleteSnapshots(tx, conflict.entity, deletingSource, [conflict.key]);
+  }
+  await writeGolden(tx, null, at, [next]);
+  for (const o of s.overruled) {
+    await rememberRemoteValues(tx, o.destination, conflict.entity, conflict.key, { [o.property]: o.held }, at);
+  }
+  const outbox = await enqueue(tx, null, at, s.intents);
+  await closeConflict(tx, id, "resolved", at, { by: actor, ...decision, value, source });
+  const before = conflict.field === DELETED_FIELD ? false : (record.fields[conflict.field]?.value ?? null);
+  await appendAudit(tx, {
+    at,
+    actor,
+    action: "conflict.resolve",
+    entity: conflict.entity,
+    key: conflict.key,
+    field: conflict.field,
+    before,
+    after: value,
+    details: { conflict: id, source },
+  });
+  return {
+    id,
+    entity: conflict.entity,
+    key: conflict.key,
+    field: conflict.field,
+    before,
+    after: value,
+    source,
+    outbox,
+  };
 }

@@ -32,82 +32,121 @@ export interface Service {
   readonly running: ReadonlySet<string>;
 }
 
+/** What the parts of a running service share. */
+interface ServiceState {
+  options: ServiceOptions;
+  controller: AbortController;
+  /** Jobs with a run in progress. */
+  running: Set<string>;
+  /** Runs and deliveries that a stop waits for. */
+  inFlight: Set<Promise<unknown>>;
+  /** Folder jobs whose folder changed during their run. */
+  again: Set<string>;
+  /** Folder jobs: starts a run a moment after the last change seen. */
+  kickers: Map<string, () => void>;
+}
+
 export function startService(options: ServiceOptions): Service {
-  const { project, store, log } = options;
-  const controller = new AbortController();
-  const running = new Set<string>();
-  const inFlight = new Set<Promise<unknown>>();
-  const tasks: ScheduledTask[] = [];
-
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inFlight.add(p);
-    p.finally(() => inFlight.delete(p)).catch(() => {});
-    return p;
+  const state: ServiceState = {
+    options,
+    controller: new AbortController(),
+    running: new Set(),
+    inFlight: new Set(),
+    again: new Set(),
+    kickers: new Map(),
   };
-
-  const deliver = () =>
-    deliverAll(project, store, options.destinations, { log, signal: controller.signal }).catch((e) =>
-      log.error({ err: describeError(e) }, "delivery failed"),
-    );
-
-  const trigger = async (name: string): Promise<RunResult | "already-running"> => {
-    const job = project.jobs.get(name);
-    if (!job) throw new Error(`no job named ${name}`);
-    if (running.has(name)) {
-      log.warn({ job: name }, "skipped: the previous run of this job is still going");
-      return "already-running";
-    }
-    if (controller.signal.aborted) return "already-running";
-    running.add(name);
-    try {
-      const result = await track(runJob(project, job, store, { log, signal: controller.signal }));
-      options.onRun?.(result);
-      if (!controller.signal.aborted) await track(deliver());
-      return result;
-    } finally {
-      running.delete(name);
-      // Files that arrived during the run are taken by another.
-      if (again.delete(name) && !controller.signal.aborted) kickers.get(name)?.();
-    }
+  watchFolders(state);
+  const tasks = scheduleJobs(state);
+  const loop = deliveryLoop(state);
+  return {
+    trigger: (name) => runNow(state, name),
+    running: state.running,
+    stop: () => stopService(state, tasks, loop),
   };
+}
 
-  // Folder jobs run when a file lands, a moment after the last change seen (a copy in progress
-  // changes the file many times); the run itself still waits for the file to be complete.
-  const again = new Set<string>();
-  const kickers = new Map<string, () => void>();
+const track = <T>(state: ServiceState, p: Promise<T>): Promise<T> => {
+  state.inFlight.add(p);
+  p.finally(() => state.inFlight.delete(p)).catch(() => {});
+  return p;
+};
+
+const deliver = ({ options, controller }: ServiceState) =>
+  deliverAll(options.project, options.store, options.destinations, {
+    log: options.log,
+    signal: controller.signal,
+  }).catch((e) => options.log.error({ err: describeError(e) }, "delivery failed"));
+
+async function runNow(state: ServiceState, name: string): Promise<RunResult | "already-running"> {
+  const { project, store, log } = state.options;
+  const { controller, running } = state;
+  const job = project.jobs.get(name);
+  if (!job) throw new Error(`no job named ${name}`);
+  if (running.has(name)) {
+    log.warn({ job: name }, "skipped: the previous run of this job is still going");
+    return "already-running";
+  }
+  if (controller.signal.aborted) return "already-running";
+  running.add(name);
+  try {
+    const result = await track(state, runJob(project, job, store, { log, signal: controller.signal }));
+    state.options.onRun?.(result);
+    if (!controller.signal.aborted) await track(state, deliver(state));
+    return result;
+  } finally {
+    running.delete(name);
+    // Files that arrived during the run are taken by another.
+    if (state.again.delete(name) && !controller.signal.aborted) state.kickers.get(name)?.();
+  }
+}
+
+// Folder jobs run when a file lands, a moment after the last change seen (a copy in progress
+// changes the file many times); the run itself still waits for the file to be complete.
+function watchFolders(state: ServiceState) {
+  const { project, log } = state.options;
   for (const [name, job] of project.jobs) {
-    const source = openSource(project, job, log, { signal: controller.signal });
+    const source = openSource(project, job, log, { signal: state.controller.signal });
     if (!source.watch) {
       void source.close();
       continue;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const kick = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (running.has(name)) {
-          again.add(name);
-          return;
-        }
-        void trigger(name).catch((e) => log.error({ job: name, err: describeError(e) }, "run failed"));
-      }, options.watchDebounceMs ?? 250);
-    };
-    kickers.set(name, kick);
-    controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+    const kick = debouncedRun(state, name);
+    state.kickers.set(name, kick);
     try {
-      source.watch(kick, controller.signal);
+      source.watch(kick, state.controller.signal);
       log.info({ job: name }, "watching for files");
     } catch (e) {
       log.error({ job: name, err: describeError(e) }, "cannot watch this job's folder");
     }
   }
+}
 
+/** A kick for a folder job: runs it once the changes settle, or after its current run if one is going. */
+function debouncedRun(state: ServiceState, name: string): () => void {
+  const { log, watchDebounceMs } = state.options;
+  let timer: NodeJS.Timeout | undefined;
+  state.controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (state.running.has(name)) {
+        state.again.add(name);
+        return;
+      }
+      void runNow(state, name).catch((e) => log.error({ job: name, err: describeError(e) }, "run failed"));
+    }, watchDebounceMs ?? 250);
+  };
+}
+
+function scheduleJobs(state: ServiceState): ScheduledTask[] {
+  const { project, log } = state.options;
+  const tasks: ScheduledTask[] = [];
   for (const [name, job] of project.jobs) {
     if (!job.config.schedule) continue;
     tasks.push(
       cron.schedule(
         job.config.schedule,
-        () => void trigger(name).catch((e) => log.error({ job: name, err: describeError(e) }, "run failed")),
+        () => void runNow(state, name).catch((e) => log.error({ job: name, err: describeError(e) }, "run failed")),
         {
           name,
         },
@@ -115,23 +154,22 @@ export function startService(options: ServiceOptions): Service {
     );
     log.info({ job: name, schedule: job.config.schedule }, "scheduled");
   }
+  return tasks;
+}
 
-  const interval = options.deliveryIntervalMs ?? 15_000;
-  const loop = (async () => {
-    while (!controller.signal.aborted) {
-      await deliver();
-      await sleep(interval, controller.signal).catch(() => {});
-    }
-  })();
+/** Delivers what is due, again and again, until the service stops. */
+async function deliveryLoop(state: ServiceState) {
+  const interval = state.options.deliveryIntervalMs ?? 15_000;
+  while (!state.controller.signal.aborted) {
+    await deliver(state);
+    await sleep(interval, state.controller.signal).catch(() => {});
+  }
+}
 
-  return {
-    trigger,
-    running,
-    async stop() {
-      for (const t of tasks) await t.destroy();
-      controller.abort(new Error("ferry is stopping"));
-      await Promise.allSettled([...inFlight, loop]);
-      for (const d of options.destinations.values()) await d.close();
-    },
-  };
+/** No new run; the runs and deliveries in flight end, then the destinations close. */
+async function stopService(state: ServiceState, tasks: readonly ScheduledTask[], loop: Promise<void>) {
+  for (const t of tasks) await t.destroy();
+  state.controller.abort(new Error("ferry is stopping"));
+  await Promise.allSettled([...state.inFlight, loop]);
+  for (const d of state.options.destinations.values()) await d.close();
 }
