@@ -79,9 +79,7 @@ function run(
     entity: "customer",
     key: "K1",
     current: opts.current,
-    incoming,
-    changed: opts.changed ?? Object.keys(incoming.values),
-    others: opts.others ?? [],
+    holders: [incoming, ...(opts.others ?? []).filter((o) => o.source !== incoming.source)],
     openConflicts: opts.openConflicts ?? [],
   });
 }
@@ -156,10 +154,10 @@ describe("a new record", () => {
     });
   });
 
-  test("only the fields listed as changed, and only those the source gives, are merged", () => {
-    const result = run(obs("erp", { name: "Ada", segment: "B2B" }), { changed: ["id", "segment", "phone"] });
-    assert.deepEqual(Object.keys(result.record.fields), ["id", "segment"]);
-    assert.deepEqual(result.changed, ["id", "segment"]);
+  test("only the fields the source gives a value are in the record: an empty field is absent", () => {
+    const result = run(obs("erp", { name: "Ada", segment: "B2B", phone: null, note: "" }));
+    assert.deepEqual(Object.keys(result.record.fields), ["id", "name", "segment"]);
+    assert.deepEqual(result.changed, ["id", "name", "segment"]);
   });
 });
 
@@ -175,7 +173,7 @@ describe("key", () => {
     const erp = obs("erp", { name: "Ada" });
     const current = build(erp);
     const crm = obs("crm", {}, { observedAt: T2, run: "r2" });
-    const result = run(crm, { current });
+    const result = run(crm, { current, others: [erp] });
     assert.deepEqual(result.record.fields.id, from(erp, "id", "key"));
     assert.deepEqual(result.changed, []);
     assert.equal(result.touched, false);
@@ -216,7 +214,7 @@ describe("owner", () => {
   test("the owner clearing its value clears the field", () => {
     const current = build(obs("erp", { name: "Ada" }));
     const result = run(obs("erp", { name: null }, { observedAt: T2 }), { current, changed: ["name"] });
-    assert.equal(result.record.fields.name?.value, null);
+    assert.equal(result.record.fields.name, undefined);
     assert.deepEqual(result.changed, ["name"]);
   });
 
@@ -287,12 +285,12 @@ describe("priority [crm, erp, web]", () => {
     assert.equal(result.record.fields.email?.value, "erp@x.io");
   });
 
-  test("when no source has a value the field is null, from the incoming source", () => {
+  test("when no source has a value the field is empty", () => {
     const crm = obs("crm", { email: "crm@x.io" });
     const current = build(crm);
     const cleared = obs("crm", { email: "" }, { observedAt: T2 });
     const result = run(cleared, { current, changed: ["email"], others: [obs("erp", { email: null })] });
-    assert.deepEqual(result.record.fields.email, { ...from(cleared, "email", "priority"), value: null });
+    assert.equal(result.record.fields.email, undefined);
     assert.deepEqual(result.changed, ["email"]);
   });
 });
@@ -308,14 +306,18 @@ describe("latest", () => {
     assert.deepEqual(result.changed, ["segment"]);
   });
 
-  test("an older or equal source time loses", () => {
+  test("an older source time loses", () => {
     const current = build(a);
-    for (const sourceTime of [T0, T1]) {
-      const b = obs("crm", { segment: "B2C" }, { sourceTime, observedAt: T3 });
-      const result = run(b, { current, changed: ["segment"], others: [a] });
-      assert.deepEqual(result.record, current, sourceTime);
-      assert.equal(result.touched, false);
-    }
+    const b = obs("crm", { segment: "B2C" }, { sourceTime: T0, observedAt: T3 });
+    const result = run(b, { current, changed: ["segment"], others: [a] });
+    assert.deepEqual(result.record, current);
+    assert.equal(result.touched, false);
+  });
+
+  test("equal source times go to the source first by name, whichever was read first", () => {
+    const b = obs("crm", { segment: "B2C" }, { sourceTime: T1, observedAt: T3 });
+    assert.deepEqual(run(b, { current: build(a), others: [a] }).record.fields.segment, from(b, "segment", "latest"));
+    assert.deepEqual(run(a, { current: build(b), others: [b] }).record.fields.segment, from(b, "segment", "latest"));
   });
 
   test("without source times, the time observed decides", () => {
@@ -346,10 +348,10 @@ describe("latest", () => {
     assert.deepEqual(result.record.fields.segment, from(a2, "segment", "latest"));
   });
 
-  test("a newer empty value applies too", () => {
+  test("an empty value never wins, however new", () => {
     const current = build(a);
     const b = obs("crm", { segment: null }, { sourceTime: T2 });
-    assert.equal(run(b, { current, changed: ["segment"], others: [a] }).record.fields.segment?.value, null);
+    assert.equal(run(b, { current, changed: ["segment"], others: [a] }).record.fields.segment?.value, "B2B");
   });
 });
 
@@ -500,15 +502,14 @@ describe("flag", () => {
       ]);
     });
 
-    test("records the field's new value when it changes while the conflict is open", () => {
+    test("empties the field when no holder says its value any more, the dispute going on", () => {
       const current = conflicted();
       const withCurrent: OpenConflict = { ...open, current: { value: "111", source: "erp" } };
       const a2 = obs("erp", { phone: "112" }, { observedAt: T2 });
       const result = run(a2, { current, changed: ["phone"], others: [b], openConflicts: [withCurrent] });
-      assert.deepEqual(result.conflicts, [
-        { type: "update", id: 7, field: "phone", current: { value: "112", source: "erp" }, candidates: open.candidates },
-      ]);
-      assert.equal(result.record.fields.phone?.conflicted, true);
+      const candidates = [...open.candidates, { source: "erp", value: "112", sourceTime: null, observedAt: T2 }];
+      assert.deepEqual(result.conflicts, [{ type: "update", id: 7, field: "phone", current: { value: null, source: "" }, candidates }]);
+      assert.equal(result.record.fields.phone, undefined);
     });
 
     test("keeps a destination's value as a candidate until the field comes to match it", () => {
@@ -576,13 +577,14 @@ describe("version", () => {
       assert.equal(result.record.status, "active");
       assert.equal(result.record.version, 3);
       assert.deepEqual(result.changed, []);
+      assert.deepEqual(result.record.fields, build(erp).fields);
       assert.equal(result.touched, true);
     }
   });
 });
 
 describe("resolveField", () => {
-  const decision = { value: "999", source: "operator", sourceTime: null, run: "operator", at: T3 };
+  const decision = { value: "999", source: "operator", sourceTime: null, run: "operator", at: T3, holders: { erp: "111" } };
 
   test("sets the operator's value, clears the conflict mark and bumps the version", () => {
     const r = build(obs("erp", { phone: "111", name: "Ada" }));
@@ -603,6 +605,7 @@ describe("resolveField", () => {
             at: T3,
             sourceTime: null,
             rule: "operator",
+            pin: { erp: "111" },
           },
         },
       },
@@ -622,27 +625,27 @@ describe("resolveField", () => {
       at: T3,
       sourceTime: null,
       rule: "operator",
+      pin: { erp: "111" },
     });
   });
 
-  test("a field the record did not have is a change", () => {
+  test("a value for a field the record did not have is a change; an empty one is not", () => {
     const current = build(obs("erp", {}));
-    const result = resolveField(current, "phone", { ...decision, value: null });
+    const result = resolveField(current, "phone", decision);
     assert.equal(result.changed, true);
     assert.equal(result.record.version, 2);
+    assert.equal(resolveField(current, "phone", { ...decision, value: null }).changed, false);
   });
 
-  test("a later disagreeing source opens a new conflict against the operator's value", () => {
+  test("the decision stands while the holders say what they said, and lapses when one of them changes", () => {
     const resolved = resolveField(build(obs("erp", { phone: "111" })), "phone", decision).record;
-    const result = run(obs("erp", { phone: "111" }, { observedAt: T3 }), {
-      current: resolved,
-      changed: ["phone"],
-    });
-    assert.deepEqual(
-      result.conflicts.map((c) => c.type === "open" && c.current),
-      [{ value: "999", source: "operator" }],
-    );
-    assert.equal(result.record.fields.phone?.value, "999");
+    const same = run(obs("erp", { phone: "111" }, { observedAt: T3 }), { current: resolved });
+    assert.deepEqual(same.conflicts, []);
+    assert.equal(same.record.fields.phone?.value, "999");
+    assert.equal(same.touched, false);
+    const changed = run(obs("erp", { phone: "222" }, { observedAt: T3 }), { current: resolved });
+    assert.deepEqual(changed.conflicts, []);
+    assert.deepEqual(changed.record.fields.phone, { value: "222", source: "erp", run: "r1", at: T3, sourceTime: null, rule: "flag" });
   });
 });
 
@@ -732,17 +735,16 @@ class Sim {
       entity: "customer",
       key: "K1",
       current: this.record,
-      incoming,
-      changed,
-      others: [...this.snapshots.values()].filter((o) => o.source !== e.source),
+      holders: [incoming, ...[...this.snapshots.values()].filter((o) => o.source !== e.source)],
       openConflicts: [...this.open.values()],
     };
   }
 
   commit(input: MergeInput, result: MergeResult): void {
     this.record = result.record;
-    this.snapshots.set(input.incoming.source, input.incoming);
-    for (const [f, v] of Object.entries(input.incoming.values)) {
+    const incoming = input.holders[0]!;
+    this.snapshots.set(incoming.source, incoming);
+    for (const [f, v] of Object.entries(incoming.values)) {
       if (!this.supplied.has(f)) this.supplied.set(f, new Set());
       this.supplied.get(f)!.add(v);
     }
@@ -823,9 +825,10 @@ describe("merge properties", () => {
             if (rule.kind !== "owner") continue;
             const owner = sim.snapshots.get(rule.owner);
             const got = sim.record?.fields[field];
-            if (owner === undefined) assert.equal(got, undefined);
+            const value = owner?.values[field];
+            if (value === undefined || isEmptyValue(value)) assert.equal(got, undefined);
             else {
-              assert.equal(got?.value, owner.values[field]);
+              assert.equal(got?.value, value);
               assert.equal(got?.source, rule.owner);
             }
           }
@@ -843,7 +846,7 @@ describe("merge properties", () => {
           sim.apply(e);
           if (e.kind === "withdraw" || sim.record === undefined) continue;
           const best = bestOf(sim.snapshots, ["b", "a", "c"], "email");
-          assert.equal(sim.record.fields.email?.value, best.value);
+          assert.equal(sim.record.fields.email?.value ?? null, best.value);
           if (best.source) assert.equal(sim.record.fields.email?.source, best.source);
         }
       }),
@@ -902,11 +905,7 @@ describe("merge properties", () => {
               (before?.version ?? 0) + (result.changed.length > 0 || revived ? 1 : 0),
             );
             // `changed` is exactly the fields whose value differs.
-            const differ = FIELDS.filter((f) =>
-              before?.fields[f] === undefined
-                ? result.record.fields[f] !== undefined
-                : before.fields[f]!.value !== result.record.fields[f]?.value,
-            );
+            const differ = FIELDS.filter((f) => (before?.fields[f]?.value ?? null) !== (result.record.fields[f]?.value ?? null));
             assert.deepEqual([...result.changed].sort(), differ.sort());
             if (!result.touched) assert.deepEqual(result.record, before);
           });

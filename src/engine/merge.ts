@@ -1,7 +1,11 @@
 /**
- * merge: fold one source's changed record into the golden record, field by field, by each field's
- * survivorship rule (DESIGN.md "Merge"). Pure: the caller supplies the other sources' current
- * observations of the same key and the open conflicts, and writes what comes back.
+ * merge: a key's golden record, decided from what the sources that hold the key say now, each field's
+ * rule and the operators' pins (README "How a field's value is chosen"). Pure, and a function of those
+ * inputs: the runner recomputes a key whenever one of them changes (a source writes or lets go of it, an
+ * operator decides), so no value outlives the source that said it, and the order sources were read in
+ * makes no difference. The record before is read only for what the semantics keep of it: a disputed
+ * `flag` field keeps its value while a holder still says it, a pin stands while the holders say what they
+ * said, and provenance and version carry on.
  */
 import type { MappingConfig } from "../config/mapping.schema.ts";
 import type {
@@ -11,6 +15,7 @@ import type {
   GoldenRecord,
   Observation,
   OpenConflict,
+  RecordStatus,
   Value,
 } from "./types.ts";
 import { isEmptyValue } from "./values.ts";
@@ -47,14 +52,12 @@ export interface MergeInput {
   entity: string;
   key: string;
   current: GoldenRecord | undefined;
-  /** The source's new values for every field it maps. */
-  incoming: Observation;
-  /** The fields whose value this source changed (every field it maps, the first time). */
-  changed: readonly string[];
-  /** The other sources' latest observations of this key. */
-  others: readonly Observation[];
+  /** Every source that holds the key now, with what it says (a writer's new values included). */
+  holders: readonly Observation[];
   /** Conflicts open on this record. */
   openConflicts: readonly OpenConflict[];
+  /** What the record becomes when no source holds it any more (the deleting job's policy). */
+  withdrawAs?: "deleted" | "archived";
 }
 
 export interface MergeResult {
@@ -73,184 +76,238 @@ export const isDestinationSource = (source: string) => source.startsWith(DESTINA
 /** The destination a `destination:<name>` source names, or undefined for a source. */
 export const destinationOf = (source: string) => (isDestinationSource(source) ? source.slice(DESTINATION_PREFIX.length) : undefined);
 
-const timeOf = (o: { sourceTime: string | null; observedAt?: string; at?: string }) =>
-  o.sourceTime ?? o.observedAt ?? o.at ?? "";
-
-function fieldFrom(o: Observation, value: Value, rule: GoldenField["rule"]): GoldenField {
-  return { value, source: o.source, run: o.run, at: o.observedAt, sourceTime: o.sourceTime, rule };
+/** What a source says of a field: its value, null for an empty one, undefined when it maps no such field. */
+function said(o: Observation, field: string): Value | undefined {
+  const v = o.values[field];
+  return v === undefined ? undefined : isEmptyValue(v) ? null : v;
 }
 
-function candidatesFor(field: string, value: Value, all: readonly Observation[]): ConflictCandidate[] {
-  const out: ConflictCandidate[] = [];
-  for (const o of all) {
-    const v = o.values[field];
-    if (v === undefined || isEmptyValue(v) || v === value) continue;
-    out.push({ source: o.source, value: v, sourceTime: o.sourceTime, observedAt: o.observedAt });
+/** The holders' values of a field, by source: what a pin records and is checked against. */
+export function holdersOf(holders: readonly Observation[], field: string): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const o of [...holders].sort(bySource)) {
+    const v = said(o, field);
+    if (v !== undefined) out[o.source] = v;
   }
-  return out.sort((a, b) => a.source.localeCompare(b.source));
+  return out;
+}
+
+const bySource = (a: { source: string }, b: { source: string }) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0);
+const timeOf = (o: Observation) => o.sourceTime ?? o.observedAt;
+
+/** A field's value as its rule decides it: the value and the observation it comes from, or empty. */
+interface Choice {
+  value: Value;
+  from?: Observation;
+  /** `flag`: the holders disagree; their values, other than the one the field keeps. */
+  disputed?: ConflictCandidate[];
+}
+
+const EMPTY: Choice = { value: null };
+
+function withValue(holders: readonly Observation[], field: string) {
+  return holders.filter((o) => {
+    const v = said(o, field);
+    return v !== undefined && v !== null;
+  });
+}
+
+function byOwner(owner: string, holders: readonly Observation[], field: string): Choice {
+  const o = holders.find((h) => h.source === owner);
+  const v = o && said(o, field);
+  return o && v !== undefined && v !== null ? { value: v, from: o } : EMPTY;
+}
+
+function byPriority(order: readonly string[], holders: readonly Observation[], field: string): Choice {
+  for (const name of order) {
+    const choice = byOwner(name, holders, field);
+    if (choice.from) return choice;
+  }
+  return EMPTY;
+}
+
+/** The newest value by source time (else the time it was read); equal times go to the first source by name. */
+function byLatest(holders: readonly Observation[], field: string): Choice {
+  let best: Observation | undefined;
+  for (const o of withValue(holders, field)) {
+    if (!best || timeOf(o) > timeOf(best) || (timeOf(o) === timeOf(best) && o.source < best.source)) best = o;
+  }
+  return best ? { value: said(best, field)!, from: best } : EMPTY;
+}
+
+/**
+ * `flag`: the value the holders agree on. While they disagree the field keeps its value if a holder still
+ * says it (from that holder, the one that said it before if it still does), else it is empty; the other
+ * values are the dispute's candidates.
+ */
+function byFlag(holders: readonly Observation[], field: string, before: GoldenField | undefined): Choice {
+  const valued = withValue(holders, field).sort(bySource);
+  const distinct = new Set(valued.map((o) => said(o, field)));
+  const keep = before && !isEmptyValue(before.value) ? before.value : undefined;
+  const sayer = (value: Value) =>
+    valued.find((o) => o.source === before?.source && said(o, field) === value) ?? valued.find((o) => said(o, field) === value);
+  if (distinct.size <= 1) {
+    const first = valued[0];
+    return first ? { value: said(first, field)!, from: sayer(said(first, field)!) } : EMPTY;
+  }
+  const from = keep !== undefined ? sayer(keep) : undefined;
+  const value = from ? keep! : null;
+  const disputed = valued
+    .filter((o) => said(o, field) !== value)
+    .map((o) => ({ source: o.source, value: said(o, field)!, sourceTime: o.sourceTime, observedAt: o.observedAt }));
+  return { value, from, disputed };
+}
+
+function choose(rule: Rule, holders: readonly Observation[], field: string, before: GoldenField | undefined): Choice {
+  switch (rule.kind) {
+    case "owner":
+      return byOwner(rule.owner, holders, field);
+    case "priority":
+      return byPriority(rule.order, holders, field);
+    case "latest":
+      return byLatest(holders, field);
+    case "flag":
+      return byFlag(holders, field, before);
+  }
+}
+
+/** Whether an operator's pin on the field still stands: every holder says exactly what it said then. */
+function pinStands(before: GoldenField | undefined, holders: readonly Observation[], field: string): boolean {
+  if (!before?.pin) return false;
+  const now = holdersOf(holders, field);
+  const then = before.pin;
+  const names = Object.keys(now);
+  return names.length === Object.keys(then).length && names.every((s) => s in then && then[s] === now[s]);
+}
+
+/** The field as the choice makes it, keeping its provenance when value and source are unchanged. */
+function fieldOf(choice: Choice, rule: GoldenField["rule"], before: GoldenField | undefined): GoldenField | undefined {
+  const o = choice.from;
+  if (!o) return undefined;
+  if (before && before.value === choice.value && before.source === o.source && before.sourceTime === o.sourceTime && !before.pin) {
+    return { ...before, rule };
+  }
+  return { value: choice.value, source: o.source, run: o.run, at: o.observedAt, sourceTime: o.sourceTime, rule };
+}
+
+/** The record's fields and the disputes the rules find, from the holders (and the record before). */
+function decideFields(input: MergeInput, before: Record<string, GoldenField>) {
+  const fields: Record<string, GoldenField> = {};
+  const disputes = new Map<string, ConflictCandidate[]>();
+  const { key, rules } = input.rules;
+  const keyField = before[key] ?? fieldOf({ value: input.key, from: [...input.holders].sort(bySource)[0] }, "key", undefined);
+  if (keyField) fields[key] = keyField;
+  // Every field a rule names, and any other a source gives (decided as `latest`).
+  const names = new Set([...Object.keys(rules), ...input.holders.flatMap((o) => Object.keys(o.values))]);
+  for (const field of names) {
+    if (field === key) continue;
+    const rule = rules[field] ?? { kind: "latest" };
+    const prior = before[field];
+    if (pinStands(prior, input.holders, field)) {
+      fields[field] = prior!;
+      continue;
+    }
+    const choice = choose(rule, input.holders, field, prior);
+    const next = fieldOf(choice, rule.kind, prior);
+    if (next) fields[field] = next;
+    if (choice.disputed) disputes.set(field, choice.disputed);
+  }
+  return { fields, disputes };
 }
 
 const sameCandidates = (a: readonly ConflictCandidate[], b: readonly ConflictCandidate[]) =>
   a.length === b.length && a.every((c, i) => c.source === b[i]!.source && c.value === b[i]!.value);
 
-/** The golden record as merge builds it: its fields, and what changed on the way. */
-interface Draft {
-  fields: Record<string, GoldenField>;
-  changed: string[];
-  conflicts: ConflictChange[];
-  /** Whether anything about the record changed, provenance included. */
-  touched: boolean;
-}
-
-/** Sets a field; one that keeps its value, source and source time is left as it is. */
-function setField(draft: Draft, field: string, next: GoldenField) {
-  const before = draft.fields[field];
-  if (
-    before &&
-    before.value === next.value &&
-    before.source === next.source &&
-    before.sourceTime === next.sourceTime
-  ) {
-    return;
-  }
-  if (!before || before.value !== next.value) draft.changed.push(field);
-  draft.fields[field] = before?.conflicted ? { ...next, conflicted: true } : next;
-  draft.touched = true;
-}
-
-/** The value of the highest-ranked source that has one for the field, if any does. */
-function byPriority(
-  order: readonly string[],
-  all: readonly Observation[],
-  field: string,
-): { o: Observation; v: Value } | undefined {
-  for (const name of order) {
-    const o = all.find((x) => x.source === name);
-    const v = o?.values[field];
-    if (o && v !== undefined && !isEmptyValue(v)) return { o, v };
-  }
-  return undefined;
-}
-
-/** A `flag` field: the first value stands until another source disagrees, which opens a conflict. */
-function foldFlag(draft: Draft, field: string, value: Value, input: MergeInput, all: readonly Observation[]) {
-  const cur = draft.fields[field];
-  const { incoming } = input;
-  if (cur && cur.value === value) {
-    // Agreement confirms the value; it does not hand the value over: the source that set it keeps it,
-    // so a later change by the one that merely agreed is still a disagreement.
-  } else if (!cur || isEmptyValue(cur.value) || cur.source === incoming.source) {
-    setField(draft, field, fieldFrom(incoming, value, "flag"));
-  } else if (!isEmptyValue(value) && !input.openConflicts.some((c) => c.field === field)) {
-    const candidates = candidatesFor(field, cur.value, all);
-    draft.conflicts.push({
-      type: "open",
-      field,
-      current: { value: cur.value, source: cur.source },
-      candidates,
-    });
-    draft.fields[field] = { ...cur, conflicted: true };
-    draft.touched = true;
-  }
-}
-
-/** One field the incoming source changed, folded in by the field's rule. */
-function foldField(draft: Draft, field: string, input: MergeInput, all: readonly Observation[]) {
-  const { incoming, rules } = input;
-  const value = incoming.values[field];
-  if (value === undefined) return;
-  const cur = draft.fields[field];
-  if (field === rules.key) {
-    // The key is the same in every source; it keeps the provenance of the first one that named it.
-    if (!cur) setField(draft, field, fieldFrom(incoming, value, "key"));
-    return;
-  }
-  const rule = rules.rules[field] ?? { kind: "latest" };
-  switch (rule.kind) {
-    case "owner":
-      if (incoming.source === rule.owner) setField(draft, field, fieldFrom(incoming, value, "owner"));
-      break;
-    case "priority": {
-      // Recomputed from every source's value, so a higher-ranked source clearing its value hands the
-      // field to the next one.
-      const best = byPriority(rule.order, all, field);
-      setField(draft, field, best ? fieldFrom(best.o, best.v, "priority") : fieldFrom(incoming, null, "priority"));
-      break;
-    }
-    case "latest":
-      if (!cur || cur.source === incoming.source || timeOf(incoming) > timeOf(cur)) {
-        setField(draft, field, fieldFrom(incoming, value, "latest"));
-      }
-      break;
-    case "flag":
-      foldFlag(draft, field, value, input, all);
-      break;
-  }
-}
-
 /**
- * An open conflict follows the sources: it closes by itself once they agree with the field's value, and
- * its candidates are kept up to date otherwise.
+ * The conflicts as the decision says: a dispute with no conflict open opens one; an open conflict follows
+ * the holders (and keeps a destination's value, an edit made there, until the field comes to match it or
+ * an operator decides), and closes once nothing is disputed any more.
  */
-function followConflicts(draft: Draft, input: MergeInput, all: readonly Observation[]) {
+function followConflicts(
+  input: MergeInput,
+  fields: Record<string, GoldenField>,
+  disputes: ReadonlyMap<string, ConflictCandidate[]>,
+): ConflictChange[] {
+  const changes: ConflictChange[] = [];
+  const current = (field: string) => ({ value: fields[field]?.value ?? null, source: fields[field]?.source ?? "" });
   for (const c of input.openConflicts) {
-    const f = draft.fields[c.field];
-    if (!f) continue;
-    // A destination's value (an edit made there) is no source's observation: it stays a candidate until
-    // the field's value comes to match it or an operator decides.
-    // Only a `flag` field is disputed between sources; on any other the sources' values are no candidates.
-    const kept = c.candidates.filter((x) => isDestinationSource(x.source) && x.value !== f.value);
-    const disputed = input.rules.rules[c.field]?.kind === "flag" ? candidatesFor(c.field, f.value, all) : [];
-    const candidates = [...disputed, ...kept].sort((a, b) => a.source.localeCompare(b.source));
+    if (!(c.field in input.rules.rules)) continue;
+    const value = fields[c.field]?.value ?? null;
+    const kept = c.candidates.filter((x) => isDestinationSource(x.source) && x.value !== value);
+    const candidates = [...(disputes.get(c.field) ?? []), ...kept].sort(bySource);
     if (candidates.length === 0) {
-      draft.conflicts.push({ type: "close", id: c.id, field: c.field, reason: "the sources now agree" });
-      const { conflicted: _, ...rest } = f;
-      draft.fields[c.field] = rest;
-      draft.touched = true;
+      changes.push({ type: "close", id: c.id, field: c.field, reason: "the sources now agree" });
     } else if (
       !sameCandidates(candidates, c.candidates) ||
-      (c.current !== undefined && (c.current.value !== f.value || c.current.source !== f.source))
+      (c.current !== undefined && (c.current.value !== value || c.current.source !== current(c.field).source))
     ) {
-      draft.conflicts.push({
-        type: "update",
-        id: c.id,
-        field: c.field,
-        current: { value: f.value, source: f.source },
-        candidates,
-      });
+      changes.push({ type: "update", id: c.id, field: c.field, current: current(c.field), candidates });
     }
   }
+  for (const [field, candidates] of disputes) {
+    if (input.openConflicts.some((c) => c.field === field)) continue;
+    changes.push({ type: "open", field, current: current(field), candidates: [...candidates].sort(bySource) });
+  }
+  return changes;
+}
+
+/** Marks the fields an open conflict is about; a field no longer disputed loses its mark. */
+function markConflicts(fields: Record<string, GoldenField>, input: MergeInput, changes: readonly ConflictChange[]) {
+  const open = new Set(input.openConflicts.map((c) => c.field));
+  for (const c of changes) {
+    if (c.type === "open") open.add(c.field);
+    if (c.type === "close") open.delete(c.field);
+  }
+  for (const [name, f] of Object.entries(fields)) {
+    const { conflicted: _, ...rest } = f;
+    fields[name] = open.has(name) ? { ...rest, conflicted: true } : rest;
+  }
+}
+
+/** A record no source holds any more: withdrawn, every conflict on it closed. */
+function withdrawn(input: MergeInput, current: GoldenRecord): MergeResult {
+  const status: RecordStatus = input.withdrawAs ?? "deleted";
+  const conflicts: ConflictChange[] = input.openConflicts.map((c) => ({ type: "close", id: c.id, field: c.field, reason: "record deleted" }));
+  if (current.status === status) return { record: current, changed: [], touched: false, conflicts };
+  const fields = Object.fromEntries(Object.entries(current.fields).map(([n, f]) => [n, (({ conflicted: _, ...rest }) => rest)(f)]));
+  return { record: { ...current, status, version: current.version + 1, fields }, changed: [], touched: true, conflicts };
 }
 
 export function merge(input: MergeInput): MergeResult {
-  const { incoming, current } = input;
-  const all = [incoming, ...input.others.filter((o) => o.source !== incoming.source)];
+  const { current } = input;
+  if (input.holders.length === 0) {
+    if (!current || current.status !== "active") return { record: current ?? emptyRecord(input), changed: [], touched: false, conflicts: [] };
+    return withdrawn(input, current);
+  }
+  // A record created again starts from what the sources say now: nothing of its earlier life counts.
+  const before = current?.status === "active" ? current.fields : {};
+  const { fields, disputes } = decideFields(input, before);
+  const conflicts = followConflicts(input, fields, disputes);
+  markConflicts(fields, input, conflicts);
+  const previous = current?.fields ?? {};
+  const names = new Set([...Object.keys(previous), ...Object.keys(fields)]);
+  const changed = [...names].filter((n) => (previous[n]?.value ?? null) !== (fields[n]?.value ?? null));
   const revived = current !== undefined && current.status !== "active";
-  const draft: Draft = {
-    fields: { ...current?.fields },
-    changed: [],
-    conflicts: [],
-    touched: current === undefined || revived,
-  };
-  for (const field of input.changed) foldField(draft, field, input, all);
-  followConflicts(draft, input, all);
-  const version = (current?.version ?? 0) + (draft.changed.length > 0 || revived ? 1 : 0);
-  return {
-    record: { entity: input.entity, key: input.key, version, status: "active", fields: draft.fields },
-    changed: draft.changed,
-    touched: draft.touched,
-    conflicts: draft.conflicts,
-  };
+  const touched = current === undefined || revived || JSON.stringify(current.fields) !== JSON.stringify(fields);
+  const version = (current?.version ?? 0) + (changed.length > 0 || revived || current === undefined ? 1 : 0);
+  return { record: { entity: input.entity, key: input.key, version, status: "active", fields }, changed, touched, conflicts };
 }
 
-/** An operator's decision on a conflicted field: the field takes `value` from `source` (or `operator`). */
+function emptyRecord(input: MergeInput): GoldenRecord {
+  return { entity: input.entity, key: input.key, version: 0, status: "deleted", fields: {} };
+}
+
+/**
+ * An operator's decision on a field: the field takes `value` from `source` (`operator` for a value entered),
+ * pinned to what the holders say now (`holders`, see `holdersOf`): it stands while they say just that.
+ */
 export function resolveField(
   record: GoldenRecord,
   field: string,
-  decision: { value: Value; source: string; sourceTime: string | null; run: string; at: string },
+  decision: { value: Value; source: string; sourceTime: string | null; run: string; at: string; holders: Record<string, Value> },
 ): { record: GoldenRecord; changed: boolean } {
   const before = record.fields[field];
-  const changed = !before || before.value !== decision.value;
+  const changed = (before?.value ?? null) !== decision.value;
   const next: GoldenField = {
     value: decision.value,
     source: decision.source,
@@ -258,18 +315,15 @@ export function resolveField(
     at: decision.at,
     sourceTime: decision.sourceTime,
     rule: "operator",
+    pin: decision.holders,
   };
   return {
-    record: {
-      ...record,
-      version: record.version + (changed ? 1 : 0),
-      fields: { ...record.fields, [field]: next },
-    },
+    record: { ...record, version: record.version + (changed ? 1 : 0), fields: { ...record.fields, [field]: next } },
     changed,
   };
 }
 
-/** A record whose last source withdrew it (snapshot delete with the propagate or archive policy). */
+/** A record withdrawn by an operator's decision on a delete conflict. */
 export function withdraw(record: GoldenRecord, status: "deleted" | "archived"): GoldenRecord {
   return { ...record, status, version: record.version + 1 };
 }

@@ -34,6 +34,11 @@ export interface GoldenField {
   rule: RuleName;
   /** True while a conflict on this field is open. */
   conflicted?: boolean;
+  /**
+   * An operator's decision (rule `operator`): what each source holding the record said of the field when
+   * it was taken. The decision stands while they say exactly that.
+   */
+  pin?: Record<string, Value>;
 }
 
 export type RecordStatus = "active" | "deleted" | "archived";

@@ -4,9 +4,9 @@
  */
 import type { Project } from "../config/load.ts";
 import type { MappingConfig } from "../config/mapping.schema.ts";
-import { destinationOf, resolveField, withdraw } from "../engine/merge.ts";
+import { destinationOf, holdersOf, resolveField, withdraw } from "../engine/merge.ts";
 import { plan, project as projectOnto } from "../engine/plan.ts";
-import type { GoldenRecord, Value } from "../engine/types.ts";
+import type { GoldenRecord, Observation, Value } from "../engine/types.ts";
 import { converterFor } from "../engine/values.ts";
 import { ConfigError } from "../errors.ts";
 import { DELETED_FIELD } from "../runner/deletes.ts";
@@ -15,7 +15,7 @@ import { closeConflict, type ConflictRow, getConflict } from "../state/conflicts
 import { rememberRemoteValues } from "../state/destination-records.repo.ts";
 import { getGolden, writeGolden } from "../state/golden.repo.ts";
 import { enqueue, type OutboxWrite } from "../state/outbox.repo.ts";
-import { deleteSnapshots } from "../state/snapshots.repo.ts";
+import { deleteSnapshots, loadObservations } from "../state/snapshots.repo.ts";
 import type { Db, StateStore } from "../state/store.ts";
 
 export type Decision = { use: string } | { value: string };
@@ -63,9 +63,10 @@ export async function resolveConflict(
   const at = now.toISOString();
   return store.knex.transaction(async (tx) => {
     const { conflict, mapping, record } = await loadOpenConflict(tx, project, id);
-    const { value, source } = decide(id, conflict, mapping, decision);
+    const holders = (await loadObservations(tx, conflict.entity, [conflict.key])).get(conflict.key) ?? [];
+    const { value, source } = decide(id, conflict, mapping, decision, holders);
     const overruled = overruledEdits(conflict, mapping, value);
-    let next = settle(conflict, record, value, source, at);
+    let next = settle(conflict, record, value, source, at, holdersOf(holders, conflict.field));
     if (overruled.length > 0 && next.version === record.version) next = { ...next, version: record.version + 1 };
     const intents = intentsFor(conflict, mapping, record, next, overruled);
     return persist(tx, { id, conflict, record, next, value, source, overruled, intents }, decision, actor, at);
@@ -76,38 +77,34 @@ export async function resolveConflict(
 async function loadOpenConflict(tx: Db, project: Project, id: number) {
   const conflict = await getConflict(tx, id);
   if (!conflict) throw usage(`no conflict #${id}: list them with \`ferry conflicts list\``);
-  if (conflict.status !== "open") throw usage(`conflict #${id} is already ${conflict.status}`);
+  if (conflict.status !== "open") {
+    const reason = typeof conflict.resolution?.reason === "string" ? ` (${conflict.resolution.reason})` : "";
+    throw usage(`conflict #${id} is already ${conflict.status}${reason}: there is nothing to resolve. List the open ones with \`ferry conflicts list\``);
+  }
   const mapping = project.mappings.get(conflict.entity)?.config;
   const record = await getGolden(tx, conflict.entity, conflict.key);
-  if (!mapping || !record)
+  if (!mapping || !record || record.status !== "active")
     throw usage(
       `conflict #${id} refers to ${conflict.entity} ${conflict.key}, which Ferry no longer holds`,
     );
   return { conflict, mapping, record };
 }
 
-/** The value the decision settles on, and whose it is ("operator" for a value entered). */
+/**
+ * The value the decision settles on, and whose it is ("operator" for a value entered). `--use` takes the
+ * value a source holds now (a destination's: the edit the conflict recorded).
+ */
 function decide(
   id: number,
   conflict: ConflictRow,
   mapping: MappingConfig,
   decision: Decision,
+  holders: readonly Observation[],
 ): { value: Value; source: string } {
-  const choices = [
-    { source: conflict.current.source, value: conflict.current.value },
-    ...conflict.candidates,
-  ];
   if (conflict.field === DELETED_FIELD && "use" in decision) {
     throw usage(`conflict #${id} is about a deleted record: resolve it with --value true (delete) or --value false (keep)`);
   }
-  if ("use" in decision) {
-    const chosen = choices.find((c) => c.source === decision.use);
-    if (!chosen)
-      throw usage(
-        `source "${decision.use}" is not part of conflict #${id}: choose one of ${choices.map((c) => c.source).join(", ")}`,
-      );
-    return { value: chosen.value, source: chosen.source };
-  }
+  if ("use" in decision) return useSource(id, conflict, decision.use, holders);
   if (conflict.field === DELETED_FIELD) {
     if (!/^(true|false)$/.test(decision.value))
       throw usage("a delete conflict takes --value true (delete) or --value false (keep)");
@@ -121,8 +118,34 @@ function decide(
   }
 }
 
-/** The golden record with the decision applied: the field settled, or the record deleted (or kept). */
-function settle(conflict: ConflictRow, record: GoldenRecord, value: Value, source: string, at: string): GoldenRecord {
+/** `--use <source>`: the value that source holds now; refused for a source that holds none. */
+function useSource(id: number, conflict: ConflictRow, use: string, holders: readonly Observation[]): { value: Value; source: string } {
+  const edit = conflict.candidates.find((c) => c.source === use && destinationOf(c.source) !== undefined);
+  if (edit) return { value: edit.value, source: edit.source };
+  const held = holdersOf(holders, conflict.field);
+  const value = held[use];
+  if (value === undefined || value === null) {
+    const choices = [
+      ...Object.entries(held).filter(([, v]) => v !== null).map(([s]) => s),
+      ...conflict.candidates.filter((c) => destinationOf(c.source) !== undefined).map((c) => c.source),
+    ];
+    const why = value === null ? "holds no value for it" : "does not hold the record now";
+    throw usage(
+      `source "${use}" ${why} (${conflict.entity} ${conflict.key} ${conflict.field}): choose one of ${choices.join(", ") || "(none)"}, or enter a value with --value`,
+    );
+  }
+  return { value, source: use };
+}
+
+/** The golden record with the decision applied: the field settled and pinned, or the record deleted (or kept). */
+function settle(
+  conflict: ConflictRow,
+  record: GoldenRecord,
+  value: Value,
+  source: string,
+  at: string,
+  holders: Record<string, Value>,
+): GoldenRecord {
   if (conflict.field === DELETED_FIELD) return value === true ? withdraw(record, "deleted") : record;
   const next = resolveField(record, conflict.field, {
     value,
@@ -130,6 +153,7 @@ function settle(conflict: ConflictRow, record: GoldenRecord, value: Value, sourc
     sourceTime: null,
     run: "operator",
     at,
+    holders,
   }).record;
   const { conflicted: _, ...field } = next.fields[conflict.field]!;
   return { ...next, fields: { ...next.fields, [conflict.field]: field } };

@@ -1,5 +1,5 @@
 /**
- * merge and plan for a batch's changed records: from the state loaded for their keys, what the batch writes
+ * merge and plan for a batch's changed records, each decided again from every source that holds it now: what the
  * (snapshot rows, golden records, conflict changes, outbox rows) and what a dry run reports of it. No I/O.
  */
 import type { RowChange } from "../engine/diff.ts";
@@ -45,23 +45,23 @@ export function decideChanges(
 ): BatchChanges {
   const entity = ctx.compiled.entity;
   const out: BatchChanges = { snapshots: [], golden: [], conflicts: [], outbox: [], planned: [] };
-  for (const { row: c, fields } of changed) {
+  for (const { row: c } of changed) {
     out.snapshots.push({ key: c.key, hash: c.hash, values: c.values, sourceTime: c.sourceTime });
     const before = state.golden.get(c.key);
+    const written: Observation = {
+      source: ctx.source,
+      values: c.values,
+      sourceTime: c.sourceTime,
+      observedAt: ctx.observedAt,
+      run: String(ctx.runId),
+    };
+    const others = (state.others.get(c.key) ?? []).filter((o) => o.source !== ctx.source);
     const result = merge({
       rules: ctx.rules,
       entity,
       key: c.key,
       current: before,
-      incoming: {
-        source: ctx.source,
-        values: c.values,
-        sourceTime: c.sourceTime,
-        observedAt: ctx.observedAt,
-        run: String(ctx.runId),
-      },
-      changed: fields,
-      others: state.others.get(c.key) ?? [],
+      holders: [written, ...others],
       openConflicts: state.open.get(c.key) ?? [],
     });
     if (result.touched) out.golden.push(result.record);

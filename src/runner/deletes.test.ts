@@ -22,6 +22,7 @@ const ctx = (policy: DeleteContext["policy"], allowMassDelete = false): DeleteCo
       archive_property: { property: "stage", value: "archived" },
     },
   },
+  rules: { key: "id", rules: { id: { kind: "latest" }, name: { kind: "owner", owner: "erp" } } },
 });
 
 const record = (key: string, name: string): GoldenRecord => ({
@@ -83,10 +84,17 @@ describe("withdrawDeletes", () => {
   ]);
   const others = new Map([["C2", [{ source: "web", values: { id: "C2" }, sourceTime: null, observedAt: AT, run: "3" }]]]);
 
+  const state = { golden, others, open: new Map() };
+  const { name: _, ...keyOnly } = record("C2", "Bea").fields;
+
   test("propagate: the snapshot rows go; a record no other source holds is deleted at its destinations", () => {
-    assert.deepEqual(withdrawDeletes(ctx("propagate"), ["C1", "C2", "C3"], golden, others), {
+    assert.deepEqual(withdrawDeletes(ctx("propagate"), ["C1", "C2", "C3"], state), {
       removed: ["C1", "C2", "C3"],
-      golden: [{ ...record("C1", "Ada"), status: "deleted", version: 3 }],
+      golden: [
+        { ...record("C1", "Ada"), status: "deleted", version: 3 },
+        // Another source holds C2: it stays, decided again without erp, whose field (its own) empties.
+        { ...record("C2", "Bea"), version: 3, fields: keyOnly },
+      ],
       conflicts: [],
       outbox: [
         {
@@ -96,6 +104,15 @@ describe("withdrawDeletes", () => {
           changed: [],
           entity: "customer",
           key: "C1",
+          version: 3,
+        },
+        {
+          destination: "crm",
+          op: "upsert",
+          properties: { customer_no: "C2", company: null },
+          changed: ["company"],
+          entity: "customer",
+          key: "C2",
           version: 3,
         },
       ],
@@ -108,7 +125,7 @@ describe("withdrawDeletes", () => {
   });
 
   test("archive: the record stays at its destinations, marked archived", () => {
-    const changes = withdrawDeletes(ctx("archive"), ["C1"], golden, others);
+    const changes = withdrawDeletes(ctx("archive"), ["C1"], state);
     assert.deepEqual(changes.golden, [{ ...record("C1", "Ada"), status: "archived", version: 3 }]);
     assert.deepEqual(changes.outbox, [
       {

@@ -7,7 +7,7 @@
 
 import type { JobConfig } from "../config/job.schema.ts";
 import type { DestinationMapping } from "../config/mapping.schema.ts";
-import { withdraw } from "../engine/merge.ts";
+import { merge, type MergeRules } from "../engine/merge.ts";
 import { plan } from "../engine/plan.ts";
 import type { SeenKeys } from "../engine/seen-keys.ts";
 import type { GoldenRecord, Observation, OpenConflict } from "../engine/types.ts";
@@ -33,6 +33,7 @@ export interface DeleteContext {
   maxShare: number;
   allowMassDelete: boolean;
   destinations: Record<string, DestinationMapping>;
+  rules: MergeRules;
   onPlanned?: (e: { kind: "delete"; key: string }) => void;
 }
 
@@ -85,26 +86,38 @@ export function flagDeletes(
   return out;
 }
 
+/** The state of the keys a source lets go of, as `withdrawDeletes` reads it. */
+export interface DeleteState {
+  golden: ReadonlyMap<string, GoldenRecord>;
+  /** The other sources' observations: the holders left. */
+  others: ReadonlyMap<string, readonly Observation[]>;
+  open: ReadonlyMap<string, readonly OpenConflict[]>;
+}
+
 /**
- * The `propagate` and `archive` policies: the source's snapshot rows go, and a record no other source
- * holds is withdrawn (deleted or archived) and its destinations told.
+ * The `propagate` and `archive` policies: the source's snapshot rows go, and each record is decided again
+ * from the sources that still hold it; one that none holds is withdrawn (deleted or archived), its
+ * destinations told and its conflicts closed.
  */
-export function withdrawDeletes(
-  ctx: DeleteContext,
-  keys: readonly string[],
-  golden: ReadonlyMap<string, GoldenRecord>,
-  others: ReadonlyMap<string, readonly Observation[]>,
-): DeleteChanges {
+export function withdrawDeletes(ctx: DeleteContext, keys: readonly string[], state: DeleteState): DeleteChanges {
   const out: DeleteChanges = { removed: [...keys], golden: [], conflicts: [], outbox: [], planned: [] };
   for (const key of keys) {
-    const before = golden.get(key);
+    const before = state.golden.get(key);
     out.planned.push({ kind: "delete", key });
-    // Another source still holds the record: only this source's contribution goes.
-    if (!before || (others.get(key)?.length ?? 0) > 0) continue;
-    const after = withdraw(before, ctx.policy === "archive" ? "archived" : "deleted");
-    out.golden.push(after);
-    for (const intent of plan(ctx.destinations, before, after)) {
-      out.outbox.push({ ...intent, entity: ctx.entity, key, version: after.version });
+    if (!before) continue;
+    const result = merge({
+      rules: ctx.rules,
+      entity: ctx.entity,
+      key,
+      current: before,
+      holders: (state.others.get(key) ?? []).filter((o) => o.source !== ctx.source),
+      openConflicts: state.open.get(key) ?? [],
+      withdrawAs: ctx.policy === "archive" ? "archived" : "deleted",
+    });
+    if (result.touched) out.golden.push(result.record);
+    if (result.conflicts.length > 0) out.conflicts.push({ key, changes: result.conflicts });
+    for (const intent of plan(ctx.destinations, before, result.record)) {
+      out.outbox.push({ ...intent, entity: ctx.entity, key, version: result.record.version });
     }
   }
   return out;
@@ -125,7 +138,8 @@ async function decideDeletes(db: Db, ctx: DeleteContext, keys: readonly string[]
   if (ctx.policy === "flag") return flagDeletes(ctx, keys, await loadOpenConflicts(db, ctx.entity, keys));
   const golden = await loadGolden(db, ctx.entity, keys);
   const others = await loadOtherObservations(db, ctx.entity, ctx.source, keys);
-  return withdrawDeletes(ctx, keys, golden, others);
+  const open = await loadOpenConflicts(db, ctx.entity, keys);
+  return withdrawDeletes(ctx, keys, { golden, others, open });
 }
 
 /**

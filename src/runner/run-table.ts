@@ -188,6 +188,7 @@ async function detectDeletes(db: Db, r: TableRun, seen: SeenKeys) {
       maxShare: cfg.deletes.max_share,
       allowMassDelete: r.options.allowMassDelete ?? false,
       destinations: r.run.destinations,
+      rules: mergeRules(r.run.mapping),
       onPlanned: r.options.onPlanned,
     },
     missing,

@@ -12,8 +12,11 @@ interface GoldenRow {
 
 /** Where a value came from: [source, run, at, sourceTime]. */
 type StoredProvenance = [string, string, string, string | null];
-/** [value, index into the provenances, rule], then 1 while a conflict on the field is open. */
-type StoredField = [Value, number, RuleName] | [Value, number, RuleName, 1];
+/**
+ * [value, index into the provenances, rule], then 1 while a conflict on the field is open (0 when a pin
+ * follows), then an operator's pin: the holders' values it was decided on.
+ */
+type StoredField = [Value, number, RuleName] | [Value, number, RuleName, 0 | 1] | [Value, number, RuleName, 0 | 1, Record<string, Value>];
 
 /**
  * The `fields` column. The fields of a record mostly share one provenance (the values one source gave in
@@ -34,7 +37,11 @@ export function encodeFields(fields: Readonly<Record<string, GoldenField>>): str
       if (p[0] === f.source && p[1] === f.run && p[2] === f.at && p[3] === f.sourceTime) break;
     }
     if (i === provenances.length) provenances.push([f.source, f.run, f.at, f.sourceTime]);
-    out[name] = f.conflicted ? [f.value, i, f.rule, 1] : [f.value, i, f.rule];
+    out[name] = f.pin
+      ? [f.value, i, f.rule, f.conflicted ? 1 : 0, f.pin]
+      : f.conflicted
+        ? [f.value, i, f.rule, 1]
+        : [f.value, i, f.rule];
   }
   return JSON.stringify({ p: provenances, f: out });
 }
@@ -43,11 +50,12 @@ export function decodeFields(text: string): Record<string, GoldenField> {
   const stored = JSON.parse(text) as { p: StoredProvenance[]; f: Record<string, StoredField> };
   const fields: Record<string, GoldenField> = {};
   for (const name in stored.f) {
-    const [value, i, rule, conflicted] = stored.f[name]!;
+    const [value, i, rule, conflicted, pin] = stored.f[name]!;
     const [source, run, at, sourceTime] = stored.p[i]!;
-    fields[name] = conflicted
-      ? { value, source, run, at, sourceTime, rule, conflicted: true }
-      : { value, source, run, at, sourceTime, rule };
+    const field: GoldenField = { value, source, run, at, sourceTime, rule };
+    if (conflicted) field.conflicted = true;
+    if (pin) field.pin = pin;
+    fields[name] = field;
   }
   return fields;
 }

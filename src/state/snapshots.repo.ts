@@ -56,13 +56,18 @@ export async function loadSnapshotValues(
 
 /** Every other source's observation of these keys, for merge. */
 export async function loadOtherObservations(db: Db, entity: string, source: string, keys: readonly string[]) {
-  const rows = (await selectIn(keys, (slice) =>
-    db("snapshots")
+  return loadObservations(db, entity, keys, source);
+}
+
+/** Every source's observation of these keys (but `except`'s): what the sources that hold them say now. */
+export async function loadObservations(db: Db, entity: string, keys: readonly string[], except?: string) {
+  const rows = (await selectIn(keys, (slice) => {
+    const query = db("snapshots")
       .select("key", "source", "vals", "source_time", "observed_at", "run_id")
       .where({ entity })
-      .whereNot({ source })
-      .whereIn("key", slice as string[]),
-  )) as (StoredSnapshot & { source: string })[];
+      .whereIn("key", slice as string[]);
+    return except === undefined ? query : query.whereNot({ source: except });
+  })) as (StoredSnapshot & { source: string })[];
   const out = new Map<string, Observation[]>();
   for (const r of rows) {
     const list = out.get(r.key) ?? [];
