@@ -1,6 +1,7 @@
 /**
- * merge and plan for a batch's changed records, each decided again from every source that holds it now: what the
- * (snapshot rows, golden records, conflict changes, outbox rows) and what a dry run reports of it. No I/O.
+ * merge and plan for a batch's changed records, each decided again from every source that holds it now:
+ * what the batch writes (snapshot rows, golden records, conflict changes, outbox rows) and what a dry run
+ * reports of it. No I/O.
  */
 import type { RowChange } from "../engine/diff.ts";
 import { merge } from "../engine/merge.ts";
