@@ -25,7 +25,10 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? "info";
   return pino(
     { level, redact: { paths: REDACT, censor: "[redacted]" }, base: undefined, hooks: { streamWrite: scrubSecrets } },
-    options.destination ?? pino.destination(2),
+    // Synchronous: a line is on stderr when the call returns, so the CLI's own last words (`ferry serve:
+    // stopped`) come after every log line. pino's asynchronous destination with `minLength: 0` calls a
+    // flush back at once, even with writes still in flight, and a loaded pipe then showed them after.
+    options.destination ?? pino.destination({ dest: 2, sync: true }),
   );
 }
 

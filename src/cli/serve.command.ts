@@ -31,8 +31,6 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
       });
       await service.stop();
       await ctx.close();
-      // Log lines are written asynchronously: let the last of them out before the final word.
-      await new Promise<void>((resolve) => ctx.log.flush(() => resolve()));
       process.stderr.write("ferry serve: stopped\n");
     });
 }
