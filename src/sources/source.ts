@@ -4,6 +4,7 @@
  */
 import type { ProjectDeclarations, SourceSpec, SyncMode } from "../config/connector.ts";
 import type { DataError } from "../errors.ts";
+import type { EachFile } from "../files/each-file.ts";
 import type { RunContext } from "../run-context.ts";
 
 export type { SyncMode };
@@ -94,6 +95,11 @@ export interface Source {
    */
   readonly commitUnit: "batch" | "run";
   read(request: ReadRequest): AsyncIterable<SourceBatch>;
+  /**
+   * File sources: what each file holds, as the job's `each_file` says; unset, the job's delete policy
+   * decides (`eachFileOf`). It decides whether a file equal to an older one is applied or a duplicate.
+   */
+  readonly eachFile?: EachFile | undefined;
   /**
    * File sources: the files ready to take now, taken one at a time (each is moved out of the way before
    * it is yielded). The runner applies each as a run of its own and settles it; `read` is not used. A dry

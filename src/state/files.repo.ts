@@ -1,8 +1,10 @@
 /**
  * The file ledger: every file a folder or SFTP job took, with its content hash and what became of it.
- * A file whose content was applied once is recognised by its hash and never applied again, whatever its
- * name; an SFTP job also asks by (name, size, mtime) before downloading.
+ * A file's content is recognised by its hash, whatever its name: what that means (a duplicate, or a full
+ * list applied again) is `fileVerdict`'s to say, from `fileHistory`. An SFTP job also asks by (name, size,
+ * mtime) before downloading.
  */
+import type { AppliedFile, FileHistory } from "../files/each-file.ts";
 import type { Db } from "./store.ts";
 
 export type FileOutcome = "applied" | "partial" | "failed" | "duplicate";
@@ -33,18 +35,22 @@ export async function recordFile(db: Db, e: FileEntry): Promise<void> {
   });
 }
 
-/** The run that applied this content for this job, if one did (a failed file applied nothing). */
-export async function appliedWithHash(
-  db: Db,
-  job: string,
-  hash: string,
-): Promise<{ name: string; runId: number | null; processedAt: string } | null> {
-  const row = (await db("files")
-    .where({ job, hash })
-    .whereIn("outcome", ["applied", "partial"])
-    .orderBy("id")
-    .first("name", "run_id", "processed_at")) as { name: string; run_id: number | null; processed_at: string } | undefined;
-  return row ? { name: row.name, runId: row.run_id, processedAt: row.processed_at } : null;
+const APPLIED = ["applied", "partial"];
+
+type AppliedRow = { name: string; hash: string; run_id: number | null; processed_at: string } | undefined;
+
+const appliedFile = (row: AppliedRow): AppliedFile | null =>
+  row ? { name: row.name, hash: row.hash, runId: row.run_id, processedAt: row.processed_at } : null;
+
+/**
+ * The first file of this job that applied this content, and the last file the job applied (a failed file
+ * applied nothing, a duplicate nothing more): in the order they were applied.
+ */
+export async function fileHistory(db: Db, job: string, hash: string): Promise<FileHistory> {
+  const columns = ["name", "hash", "run_id", "processed_at"];
+  const first = (await db("files").where({ job, hash }).whereIn("outcome", APPLIED).orderBy("id").first(columns)) as AppliedRow;
+  const last = (await db("files").where({ job }).whereIn("outcome", APPLIED).orderBy("id", "desc").first(columns)) as AppliedRow;
+  return { firstWithHash: appliedFile(first), lastApplied: appliedFile(last) };
 }
 
 /**
