@@ -8,8 +8,8 @@ import type { LoadedJob, Project } from "../config/load.ts";
 import { describeError, type FerryError } from "../errors.ts";
 import { eachFileOf, fileVerdict, type FileVerdict } from "../files/each-file.ts";
 import { FileReport, runRejectsAfter, writeOneLineReport } from "../files/report.ts";
-import type { IncomingFile, Source } from "../sources/source.ts";
-import { type FileEntry, fileHistory, recordFile, seenRemote } from "../state/files.repo.ts";
+import type { FilesOptions, IncomingFile, Source } from "../sources/source.ts";
+import { type FileEntry, fileHistory, markRemoved, recordFile, seenRemote } from "../state/files.repo.ts";
 import { type Counts, zeroCounts } from "../state/runs.repo.ts";
 import type { StateStore } from "../state/store.ts";
 import { prepareRun, runTable } from "./run-table.ts";
@@ -23,8 +23,9 @@ type LedgerEntry = Omit<FileEntry, "runId" | "outcome">;
 /** A file whose content was applied before: reported and settled as a duplicate, not applied. */
 async function settleDuplicate(store: StateStore, file: IncomingFile, entry: LedgerEntry, reason: string): Promise<FileRunResult> {
   await writeOneLineReport(file.reportPath, "duplicate", reason);
-  const movedTo = await file.settle("duplicate");
+  // In the ledger before it is settled, like an applied file: an SFTP post-action done then is noted on it.
   await recordFile(store.knex, { ...entry, runId: null, outcome: "duplicate", reason });
+  const movedTo = await file.settle("duplicate");
   return { name: file.name, outcome: "duplicate", movedTo, runId: null, counts: zeroCounts(), report: { read: 0, accepted: 0, rejected: 0 }, reason };
 }
 
@@ -77,8 +78,11 @@ export async function runFiles(
   const rejects: RunResult["rejects"] = [];
   const eachFile = eachFileOf(inbox.eachFile, job.config.deletes.policy);
   try {
-    const alreadyTaken = (name: string, size: number, mtime: string) => seenRemote(store.knex, job.name, name, size, mtime);
-    for await (const file of inbox.files!(signal, { dryRun: options.dryRun, alreadyTaken })) {
+    const ledger: FilesOptions = {
+      alreadyTaken: (name, size, mtime) => seenRemote(store.knex, job.name, name, size, mtime),
+      removed: (name, size, mtime) => markRemoved(store.knex, job.name, name, size, mtime, now().toISOString()),
+    };
+    for await (const file of inbox.files!(signal, { dryRun: options.dryRun, ...ledger })) {
       const at = now().toISOString();
       // A dry run reads every waiting file as it would be applied, duplicates or not.
       const verdict: FileVerdict = options.dryRun

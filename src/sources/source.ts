@@ -61,8 +61,16 @@ export interface SourceCheck {
 
 export interface FilesOptions {
   dryRun?: boolean;
-  /** Whether a remote file with this name, size and time was taken before (SFTP asks before downloading). */
+  /**
+   * Whether the remote file with this name, size and time was taken before and is still on the server
+   * (SFTP asks before downloading).
+   */
   alreadyTaken?: (name: string, size: number, mtime: string) => Promise<boolean>;
+  /**
+   * SFTP: the post-action moved or deleted a file taken (the last one with this name, size and time, once
+   * the ledger holds it): one listed again afterwards is a new upload.
+   */
+  removed?: (name: string, size: number, mtime: string) => Promise<void>;
 }
 
 /** A file a folder or SFTP source has taken: it is applied as a run of its own, whole or not at all. */
