@@ -1,8 +1,9 @@
 /**
  * The `sftp` source's files: each run connects, lists the folder twice `stable_for` apart and takes the
- * files whose size and time did not change, skips those the ledger already holds, downloads each to a
- * local copy (checked against the remote size) and hands it on to be applied as a run of its own. Once a
- * file is settled, the post-action runs on the server.
+ * files whose size and time did not change, skips those the ledger holds as taken and still on the
+ * server (same name, size and time: `seenRemote`), downloads each to a local copy (checked against the
+ * remote size) and hands it on to be applied as a run of its own. Once a file is settled, the post-action
+ * runs on the server, and the ledger is told when it took the file off the server.
  */
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
@@ -79,13 +80,15 @@ async function retryAfter(
   mtime: string,
   options: FilesOptions,
 ): Promise<void> {
+  let done: string;
   try {
-    const done = await session.after(remote, folder.config.after);
-    await options.removed?.(remote.name, remote.size, mtime);
-    folder.log.info({ file: remote.name, after: done }, "file already taken");
+    done = await session.after(remote, folder.config.after);
   } catch (e) {
     folder.log.info({ file: remote.name, after: `not done: ${(e as Error).message}` }, "file already taken");
+    return;
   }
+  await options.removed?.(remote.name, remote.size, mtime);
+  folder.log.info({ file: remote.name, after: done }, "file already taken");
 }
 
 /** A remote file downloaded to `target`, to be applied and then settled here and on the server. */
