@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   CLI_BAD_OPTION: { kind: "config", blame: "configuration", person: true },
   CONFIG_ARCHIVE_NEEDS_PROPERTY: { kind: "config", blame: "configuration", person: true },
   CONFIG_BAD_TRANSFORM: { kind: "config", blame: "configuration", person: true },
+  CONFIG_CHANGES_FILE_DELETES: { kind: "config", blame: "configuration", person: true },
   CONFIG_BAD_URL: { kind: "config", blame: "configuration", person: true },
   CONFIG_CSV_ALIAS_CONFLICT: { kind: "config", blame: "configuration", person: true },
   CONFIG_CSV_NO_COLUMNS: { kind: "config", blame: "configuration", person: true },

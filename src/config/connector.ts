@@ -11,6 +11,9 @@ import type { ConfigError, ConfigLocation } from "../errors.ts";
 /** How a job reads: everything each run (deletes detected), or what changed since the checkpoint. */
 export type SyncMode = "snapshot" | "cursor";
 
+/** What a job does with a record its source no longer holds. */
+export type DeletePolicy = "propagate" | "archive" | "ignore" | "flag";
+
 /** The connections and destinations a project declares, as a connector's cross-field checks see them. */
 export interface ProjectDeclarations {
   connections: Record<string, { dialect: string }>;
@@ -40,7 +43,14 @@ export interface ConnectorSpec<C = unknown> {
   validate?(config: C, context: ValidateContext): ConfigError[];
 }
 
+/** What a source's `validate` hook is also given: the settings of the job that reads through it. */
+export interface SourceValidateContext extends ValidateContext {
+  job: { mode: SyncMode; deletes: { policy: DeletePolicy } };
+}
+
 export interface SourceSpec<C = unknown> extends ConnectorSpec<C> {
+  /** Checks that need more than the block itself, the job's settings included (see `ConnectorSpec`). */
+  validate?(config: C, context: SourceValidateContext): ConfigError[];
   /** The modes it can read in; a job asking for another is a configuration error at its `mode:` line. */
   readonly modes: readonly SyncMode[];
   /** Why the other modes do not apply, said when a job asks for one: "a file is read whole". */

@@ -2,7 +2,7 @@
  * `jobs/<name>.yaml`: what to read, through which mapping, how often, and within which safety limits.
  */
 import { z } from "zod";
-import { oneOfTypes, type SourceSpec, type SyncMode } from "./connector.ts";
+import { type DeletePolicy, oneOfTypes, type SourceSpec, type SyncMode } from "./connector.ts";
 
 const duration = z
   .union([
@@ -28,7 +28,7 @@ const filterRule = z.strictObject({
 
 const deletes = z
   .strictObject({
-    policy: z.enum(["propagate", "archive", "ignore", "flag"]).default("flag"),
+    policy: z.enum(["propagate", "archive", "ignore", "flag"] satisfies DeletePolicy[]).default("flag"),
     max_share: z
       .number()
       .min(0)

@@ -305,7 +305,7 @@ function checkJob(loading: Loading, config: ProjectConfig, file: string, job: Jo
     );
   }
   const source = loading.connectors.sources.get(job.source.type);
-  problems.push(...(source.validate?.(job.source, { project: config, at: (field) => where(`source.${field}`) }) ?? []));
+  problems.push(...(source.validate?.(job.source, { project: config, at: (field) => where(`source.${field}`), job }) ?? []));
   for (const d of job.destinations ?? []) {
     if (!m.destinations[d])
       problems.push(new ConfigError("CONFIG_UNKNOWN_DESTINATION", `mapping ${mapping.file} has no destination "${d}"`, where("destinations")));

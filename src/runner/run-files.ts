@@ -1,13 +1,15 @@
 /**
  * A file source's run: each file taken is a run of its own, applied whole in one transaction that also
  * records it in the file ledger, then settled (archive/ or failed/) with its report. A file whose content
- * was applied before, under any name, is reported as a duplicate and not applied again.
+ * was applied before, under any name, is reported as a duplicate and not applied again, unless each file
+ * of the job is the full list and that content has been superseded since (`fileVerdict`).
  */
 import type { LoadedJob, Project } from "../config/load.ts";
 import { describeError, type FerryError } from "../errors.ts";
+import { eachFileOf, fileVerdict, type FileVerdict } from "../files/each-file.ts";
 import { FileReport, runRejectsAfter, writeOneLineReport } from "../files/report.ts";
-import type { IncomingFile, Source } from "../sources/source.ts";
-import { appliedWithHash, type FileEntry, recordFile, seenRemote } from "../state/files.repo.ts";
+import type { FilesOptions, IncomingFile, Source } from "../sources/source.ts";
+import { type FileEntry, fileHistory, markRemoved, recordFile, seenRemote } from "../state/files.repo.ts";
 import { type Counts, zeroCounts } from "../state/runs.repo.ts";
 import type { StateStore } from "../state/store.ts";
 import { prepareRun, runTable } from "./run-table.ts";
@@ -15,19 +17,15 @@ import type { FileRunResult, RunOptions, RunResult } from "./run-types.ts";
 
 const SEVERITY: Record<RunResult["status"], number> = { succeeded: 0, partial: 1, refused: 2, failed: 3 };
 
-type LedgerEntry = Omit<FileEntry, "runId" | "outcome" | "reason">;
+/** What the ledger will say of a file, but for its run and outcome; `reason` notes a full list applied again. */
+type LedgerEntry = Omit<FileEntry, "runId" | "outcome">;
 
 /** A file whose content was applied before: reported and settled as a duplicate, not applied. */
-async function settleDuplicate(
-  store: StateStore,
-  file: IncomingFile,
-  entry: LedgerEntry,
-  previous: { name: string; runId: number | null; processedAt: string },
-): Promise<FileRunResult> {
-  const reason = `the same content as ${previous.name}, applied by run ${previous.runId} on ${previous.processedAt}: not applied again`;
+async function settleDuplicate(store: StateStore, file: IncomingFile, entry: LedgerEntry, reason: string): Promise<FileRunResult> {
   await writeOneLineReport(file.reportPath, "duplicate", reason);
-  const movedTo = await file.settle("duplicate");
+  // In the ledger before it is settled, like an applied file: an SFTP post-action done then is noted on it.
   await recordFile(store.knex, { ...entry, runId: null, outcome: "duplicate", reason });
+  const movedTo = await file.settle("duplicate");
   return { name: file.name, outcome: "duplicate", movedTo, runId: null, counts: zeroCounts(), report: { read: 0, accepted: 0, rejected: 0 }, reason };
 }
 
@@ -52,7 +50,8 @@ async function settleFile(
     const summary = await report.finish(runRejectsAfter(store.knex, result.runId!));
     const outcome = result.status === "partial" ? "partial" : "applied";
     const movedTo = await file.settle(outcome);
-    return { name: file.name, outcome, movedTo, runId: result.runId, counts: result.counts, report: summary };
+    const note = entry.reason ? { reason: entry.reason } : {};
+    return { name: file.name, outcome, movedTo, runId: result.runId, counts: result.counts, report: summary, ...note };
   }
   const reason = result.error ? result.error.message : "the run failed";
   const summary = await report.fail(reason);
@@ -77,16 +76,27 @@ export async function runFiles(
   let error: FerryError | Error | undefined;
   let lastRunId: number | null = null;
   const rejects: RunResult["rejects"] = [];
+  const eachFile = eachFileOf(inbox.eachFile, job.config.deletes.policy);
   try {
-    const alreadyTaken = (name: string, size: number, mtime: string) => seenRemote(store.knex, job.name, name, size, mtime);
-    for await (const file of inbox.files!(signal, { dryRun: options.dryRun, alreadyTaken })) {
+    const ledger: FilesOptions = {
+      alreadyTaken: (name, size, mtime) => seenRemote(store.knex, job.name, name, size, mtime),
+      removed: (name, size, mtime) => markRemoved(store.knex, job.name, name, size, mtime, now().toISOString()),
+    };
+    for await (const file of inbox.files!(signal, { dryRun: options.dryRun, ...ledger })) {
       const at = now().toISOString();
-      const entry = { job: job.name, name: file.name, hash: file.hash, size: file.size, mtime: file.mtime, processedAt: at };
-      const previous = options.dryRun ? null : await appliedWithHash(store.knex, job.name, file.hash);
-      if (previous) {
-        files.push(await settleDuplicate(store, file, entry, previous));
-        log.info({ file: file.name, previous: previous.name }, "file already applied: not applied again");
+      // A dry run reads every waiting file as it would be applied, duplicates or not.
+      const verdict: FileVerdict = options.dryRun
+        ? { apply: true }
+        : fileVerdict(eachFile, file.hash, await fileHistory(store.knex, job.name, file.hash));
+      const entry: LedgerEntry = { job: job.name, name: file.name, hash: file.hash, size: file.size, mtime: file.mtime, processedAt: at };
+      if (!verdict.apply) {
+        files.push(await settleDuplicate(store, file, entry, verdict.reason));
+        log.info({ file: file.name, previous: verdict.previous.name, eachFile }, "file already applied: not applied again");
         continue;
+      }
+      if (verdict.note) {
+        entry.reason = verdict.note;
+        log.info({ file: file.name, eachFile }, "a full list equal to an older one: applied again");
       }
       const report = new FileReport(file.reportPath);
       const source = file.open((line, key) => report.note(line, key));

@@ -4,6 +4,7 @@
  */
 import type { ProjectDeclarations, SourceSpec, SyncMode } from "../config/connector.ts";
 import type { DataError } from "../errors.ts";
+import type { EachFile } from "../files/each-file.ts";
 import type { RunContext } from "../run-context.ts";
 
 export type { SyncMode };
@@ -60,8 +61,16 @@ export interface SourceCheck {
 
 export interface FilesOptions {
   dryRun?: boolean;
-  /** Whether a remote file with this name, size and time was taken before (SFTP asks before downloading). */
+  /**
+   * Whether the remote file with this name, size and time was taken before and is still on the server
+   * (SFTP asks before downloading).
+   */
   alreadyTaken?: (name: string, size: number, mtime: string) => Promise<boolean>;
+  /**
+   * SFTP: the post-action moved or deleted a file taken (the last one with this name, size and time, once
+   * the ledger holds it): one listed again afterwards is a new upload.
+   */
+  removed?: (name: string, size: number, mtime: string) => Promise<void>;
 }
 
 /** A file a folder or SFTP source has taken: it is applied as a run of its own, whole or not at all. */
@@ -94,6 +103,11 @@ export interface Source {
    */
   readonly commitUnit: "batch" | "run";
   read(request: ReadRequest): AsyncIterable<SourceBatch>;
+  /**
+   * File sources: what each file holds, as the job's `each_file` says; unset, the job's delete policy
+   * decides (`eachFileOf`). It decides whether a file equal to an older one is applied or a duplicate.
+   */
+  readonly eachFile?: EachFile | undefined;
   /**
    * File sources: the files ready to take now, taken one at a time (each is moved out of the way before
    * it is yielded). The runner applies each as a run of its own and settles it; `read` is not used. A dry

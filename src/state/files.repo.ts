@@ -1,8 +1,10 @@
 /**
  * The file ledger: every file a folder or SFTP job took, with its content hash and what became of it.
- * A file whose content was applied once is recognised by its hash and never applied again, whatever its
- * name; an SFTP job also asks by (name, size, mtime) before downloading.
+ * A file's content is recognised by its hash, whatever its name: what that means (a duplicate, or a full
+ * list applied again) is `fileVerdict`'s to say, from `fileHistory`. An SFTP job also asks by (name, size,
+ * mtime) before downloading (`seenRemote`), and records when its post-action took a file off the server.
  */
+import type { AppliedFile, FileHistory } from "../files/each-file.ts";
 import type { Db } from "./store.ts";
 
 export type FileOutcome = "applied" | "partial" | "failed" | "duplicate";
@@ -17,6 +19,8 @@ export interface FileEntry {
   outcome: FileOutcome;
   reason?: string | null;
   processedAt: string;
+  /** SFTP: when the post-action moved or deleted the file on the server (null: it is still there). */
+  removedAt?: string | null;
 }
 
 export async function recordFile(db: Db, e: FileEntry): Promise<void> {
@@ -30,30 +34,45 @@ export async function recordFile(db: Db, e: FileEntry): Promise<void> {
     outcome: e.outcome,
     reason: e.reason ?? null,
     processed_at: e.processedAt,
+    removed_at: e.removedAt ?? null,
   });
 }
 
-/** The run that applied this content for this job, if one did (a failed file applied nothing). */
-export async function appliedWithHash(
-  db: Db,
-  job: string,
-  hash: string,
-): Promise<{ name: string; runId: number | null; processedAt: string } | null> {
-  const row = (await db("files")
-    .where({ job, hash })
-    .whereIn("outcome", ["applied", "partial"])
-    .orderBy("id")
-    .first("name", "run_id", "processed_at")) as { name: string; run_id: number | null; processed_at: string } | undefined;
-  return row ? { name: row.name, runId: row.run_id, processedAt: row.processed_at } : null;
+const APPLIED = ["applied", "partial"];
+
+type AppliedRow = { name: string; hash: string; run_id: number | null; processed_at: string } | undefined;
+
+const appliedFile = (row: AppliedRow): AppliedFile | null =>
+  row ? { name: row.name, hash: row.hash, runId: row.run_id, processedAt: row.processed_at } : null;
+
+/**
+ * The first file of this job that applied this content, and the last file the job applied (a failed file
+ * applied nothing, a duplicate nothing more): in the order they were applied.
+ */
+export async function fileHistory(db: Db, job: string, hash: string): Promise<FileHistory> {
+  const columns = ["name", "hash", "run_id", "processed_at"];
+  const first = (await db("files").where({ job, hash }).whereIn("outcome", APPLIED).orderBy("id").first(columns)) as AppliedRow;
+  const last = (await db("files").where({ job }).whereIn("outcome", APPLIED).orderBy("id", "desc").first(columns)) as AppliedRow;
+  return { firstWithHash: appliedFile(first), lastApplied: appliedFile(last) };
 }
 
 /**
- * Whether a remote file with this name, size and modification time was already taken (SFTP), whatever
- * became of it: a file that failed is not downloaded again until it changes.
+ * Whether the remote file with this name, size and modification time is the one taken last under this
+ * name (SFTP), whatever became of it, and is still on the server: then it is not downloaded again (a file
+ * that failed is not taken again until it changes). A file listed after its post-action moved or deleted
+ * it, or after another file of that name was taken, is a new upload, even with the same size and time.
  */
 export async function seenRemote(db: Db, job: string, name: string, size: number, mtime: string): Promise<boolean> {
-  const row = await db("files").where({ job, name, size, mtime }).first("id");
-  return row !== undefined;
+  const row = (await db("files").where({ job, name }).orderBy("id", "desc").first("size", "mtime", "removed_at")) as
+    | { size: number | string; mtime: string | null; removed_at: string | null }
+    | undefined;
+  return row !== undefined && Number(row.size) === size && row.mtime === mtime && row.removed_at === null;
+}
+
+/** Records that the post-action took the file last taken under this name, size and time off the server. */
+export async function markRemoved(db: Db, job: string, name: string, size: number, mtime: string, at: string): Promise<void> {
+  const row = (await db("files").where({ job, name, size, mtime }).orderBy("id", "desc").first("id")) as { id: number } | undefined;
+  if (row) await db("files").where({ id: row.id }).update({ removed_at: at });
 }
 
 export async function listFiles(db: Db, job?: string, limit = 50): Promise<FileEntry[]> {
@@ -70,5 +89,6 @@ export async function listFiles(db: Db, job?: string, limit = 50): Promise<FileE
     outcome: r.outcome as FileOutcome,
     reason: (r.reason as string | null) ?? null,
     processedAt: String(r.processed_at),
+    removedAt: (r.removed_at as string | null) ?? null,
   }));
 }

@@ -242,7 +242,25 @@ const deadLetters: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [initial, files, deadLetters];
+/**
+ * When an SFTP file's post-action moved or deleted it on the server: a file with the same name, size and
+ * time listed afterwards is a new upload, not the one taken.
+ */
+const filesRemoved: Migration = {
+  name: "0004_files_removed",
+  async up(knex) {
+    await knex.schema.alterTable("files", (t) => {
+      t.string("removed_at", 32);
+    });
+  },
+  async down(knex) {
+    await knex.schema.alterTable("files", (t) => {
+      t.dropColumn("removed_at");
+    });
+  },
+};
+
+export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...migrations],

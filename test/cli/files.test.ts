@@ -3,7 +3,7 @@
  * nothing, and `ferry runs` lists the files taken with what became of them.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { type CliProject, createCliProject, FIELD_CSV, ferry, shown } from "./project.ts";
@@ -19,11 +19,26 @@ as: field
 deletes: { policy: ignore }
 `;
 
+/** Each file is the full list: deletes are detected from it, so each_file defaults to full_list. */
+const LISTS_JOB = `source:
+  type: folder
+  path: lists
+  ready: { stable_for: 50ms }
+  format: { format: csv }
+mapping: customer
+as: field
+deletes: { policy: propagate, max_share: 0.5 }
+`;
+
+const list = (...keys: string[]) => ["Customer #,E-mail,Phone", ...keys.map((k) => `${k},${k.toLowerCase()}@field.example,+1 555 0000`), ""].join("\n");
+
 let project: CliProject;
 const env = { HUBSPOT_BASE_URL: "http://127.0.0.1:9", HUBSPOT_TOKEN: "test-token" };
 
 before(() => {
-  project = createCliProject({ files: { "jobs/drops.yaml": DROPS_JOB, "drop/field.csv": FIELD_CSV } });
+  project = createCliProject({
+    files: { "jobs/drops.yaml": DROPS_JOB, "drop/field.csv": FIELD_CSV, "jobs/lists.yaml": LISTS_JOB, "lists/.keep": "" },
+  });
 });
 after(() => project.cleanup());
 
@@ -54,4 +69,32 @@ test("runs lists the files taken, and a run names its file", async () => {
   const one = await ferry(project.dir, ["runs", String(out.files[0]!.runId)], env);
   assert.match(one.stdout, /file: field\.csv \(partial, sha256 [0-9a-f]{12}…\)/);
   assert.match(one.stdout, /4 {5}K3 {3}DATA_BAD_VALUE {2}email \(E-mail\)/);
+});
+
+test("full lists: run says why an older list is applied again, and runs shows each file's fate", async () => {
+  const drop = async (name: string, text: string) => {
+    writeFileSync(path.join(project.dir, "lists", name), text);
+    const run = await ferry(project.dir, ["run", "lists", "--no-deliver"], env);
+    assert.equal(run.code, 0, shown(run));
+    return run.stdout;
+  };
+  await drop("mon.csv", list("K1", "K2"));
+  await drop("tue.csv", list("K1"));
+  const wed = await drop("wed.csv", list("K1", "K2"));
+  assert.match(wed, /file wed\.csv: applied \(run \d+\), 2 lines: accepted 2, rejected 0 -> lists\/archive\//);
+  assert.match(wed, /\n {4}the same content as mon\.csv \(run \d+\), superseded by tue\.csv \(run \d+\): applied again/);
+  const thu = await drop("thu.csv", list("K1", "K2"));
+  assert.match(thu, /file thu\.csv: duplicate, .*\n {4}the same content as wed\.csv, the last file applied \(run \d+ on .*\): nothing/);
+
+  const runs = await ferry(project.dir, ["--json", "runs", "--job", "lists"], env);
+  const out = JSON.parse(runs.stdout) as { files: { name: string; outcome: string; reason: string | null }[] };
+  assert.deepEqual(
+    out.files.map((f) => [f.name, f.outcome, f.reason?.replace(/ \(run \d+.*$|, superseded.*$|, the last.*$/, "") ?? null]),
+    [
+      ["thu.csv", "duplicate", "the same content as wed.csv"],
+      ["wed.csv", "applied", "the same content as mon.csv"],
+      ["tue.csv", "applied", null],
+      ["mon.csv", "applied", null],
+    ],
+  );
 });

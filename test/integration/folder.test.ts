@@ -88,6 +88,74 @@ describe("folder source", () => {
     assert.equal(lines[0]!.outcome, "duplicate");
     assert.match(lines[0]!.reason!, /the same content as monday\.csv, applied by run \d+/);
     assert.deepEqual(inFolder(path.join("archive", DAY)), ["monday-again.csv", "monday-again.csv.report.csv", "monday.csv", "monday.csv.report.csv"]);
+
+    // Files of changes (deletes ignored): equal to any earlier file, even one applied before others, is a re-drop.
+    drop("tuesday.csv", fieldTeamCsv(rows(1, 3)));
+    assert.equal((await p.run("drops")).files?.[0]?.outcome, "applied");
+    drop("monday-once-more.csv", text);
+    const late = await p.run("drops");
+    assert.equal(late.files?.[0]?.outcome, "duplicate");
+    assert.match(late.files?.[0]?.reason ?? "", /^the same content as monday\.csv, applied by run \d+/);
+  });
+
+  test("each_file says what the files are; a job of changes that detects deletes does not load", async () => {
+    // Full lists whose deletes the job ignores: an older list is still applied again.
+    p.writeFile("jobs/drops.yaml", folderJob(undefined, { source: { ...folderJob().source, each_file: "full_list" } }));
+    p.reload();
+    drop("a.csv", fieldTeamCsv(rows(2)));
+    drop("b.csv", fieldTeamCsv(rows(1, 5)));
+    assert.deepEqual((await p.run("drops")).files?.map((f) => f.outcome), ["applied", "applied"]);
+    drop("a-again.csv", fieldTeamCsv(rows(2)));
+    assert.equal((await p.run("drops")).files?.[0]?.outcome, "applied");
+
+    const changes = { source: { ...folderJob().source, each_file: "changes" } };
+    p.writeFile("jobs/drops.yaml", folderJob(undefined, { ...changes, deletes: { policy: "propagate" } }));
+    assert.throws(
+      () => p.reload(),
+      /jobs\/drops\.yaml:\d+:\d+ \(source\.each_file\): each_file: changes says a file holds only new.*Set deletes: \{ policy: ignore \}/,
+    );
+    const { deletes: _, ...noDeletes } = folderJob(undefined, changes);
+    p.writeFile("jobs/drops.yaml", noDeletes);
+    assert.throws(() => p.reload(), /policy, flag \(flag unless deletes: sets one\), every record missing from a file would be flagged/);
+  });
+
+  test("full lists: a file equal to an older, superseded one is applied again (a deleted record comes back)", async () => {
+    p.writeFile("jobs/drops.yaml", folderJob(undefined, { deletes: { policy: "propagate", max_share: 0.5 } }));
+    p.reload();
+    const live = () => p.emulator.records("contacts").map((r) => r.properties.customer_no).sort();
+    const both = fieldTeamCsv(rows(2));
+    drop("monday.csv", both);
+    assert.equal((await p.run("drops")).files?.[0]?.outcome, "applied");
+    await p.deliver();
+    assert.deepEqual(live(), ["C0001", "C0002"]);
+
+    drop("tuesday.csv", fieldTeamCsv(rows(1)));
+    const tuesday = await p.run("drops");
+    assert.equal(tuesday.files?.[0]?.outcome, "applied", tuesday.error?.message ?? "");
+    assert.equal(tuesday.counts.deleted, 1);
+    await p.deliver();
+    assert.deepEqual(live(), ["C0001"]);
+
+    drop("wednesday.csv", both);
+    const wednesday = await p.run("drops");
+    const [file] = wednesday.files!;
+    assert.equal(file!.outcome, "applied", file!.reason ?? "");
+    assert.ok(file!.runId);
+    assert.match(file!.reason ?? "", /the same content as monday\.csv \(run \d+\), superseded by tuesday\.csv \(run \d+\): applied again/);
+    await p.deliver();
+    assert.deepEqual(live(), ["C0001", "C0002"], "C0002 is back");
+
+    // The same list again: it is the last one applied, so nothing would change.
+    drop("thursday.csv", both);
+    const thursday = await p.run("drops");
+    assert.equal(thursday.files?.[0]?.outcome, "duplicate");
+    assert.match(thursday.files?.[0]?.reason ?? "", /the same content as wednesday\.csv, the last file applied \(run \d+/);
+    assert.equal(thursday.counts.read, 0);
+    const ledger = await p.store.knex("files").orderBy("id").select("name", "outcome", "run_id");
+    assert.deepEqual(
+      ledger.map((f: { name: string; outcome: string }) => [f.name, f.outcome]),
+      [["monday.csv", "applied"], ["tuesday.csv", "applied"], ["wednesday.csv", "applied"], ["thursday.csv", "duplicate"]],
+    );
   });
 
   test("a file that cannot be parsed changes nothing and goes to failed/ with its report", async () => {

@@ -4,7 +4,7 @@
  * transfers retried by the next run.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { ConfigError } from "../../src/errors.ts";
@@ -81,6 +81,75 @@ describe("sftp source, in-process server", () => {
     assert.equal(again.files?.[0]?.outcome, "duplicate");
     assert.equal(again.counts.read, 0);
     assert.deepEqual(readdirSync(path.join(server.root, "out", "done")).sort(), ["partner-copy.csv", "partner.csv"]);
+  });
+
+  test("full lists: a list uploaded again with the same name, size and time is taken once it left the server", async () => {
+    p.writeFile("jobs/partner.yaml", sftpJob(
+      { ...base(), host_key: server.hostKeyFingerprint, after: { action: "move", to: "/out/done" } },
+      { deletes: { policy: "propagate", max_share: 0.5 } },
+    ));
+    p.reload();
+    const monday = new Date("2026-03-02T06:00:00Z");
+    const upload = (text: string, time: Date) => {
+      remote("customers.csv", text);
+      utimesSync(path.join(server.root, "out", "customers.csv"), time, time);
+    };
+    const live = async () => (await p.store.knex("golden").where({ status: "active" }).orderBy("key").pluck("key")) as string[];
+    upload(fieldTeamCsv(rows(2)), monday);
+    assert.equal((await p.run("partner")).files?.[0]?.outcome, "applied");
+    upload(fieldTeamCsv(rows(1)), new Date("2026-03-03T06:00:00Z"));
+    const tuesday = await p.run("partner");
+    assert.equal(tuesday.counts.deleted, 1, tuesday.error?.message ?? "");
+    assert.deepEqual(await live(), ["C0001"]);
+
+    // Monday's file again, its time kept (sftp put -p, WinSCP): it left the server, so this is a new upload.
+    upload(fieldTeamCsv(rows(2)), monday);
+    const again = await p.run("partner");
+    assert.equal(again.files?.[0]?.outcome, "applied", again.files?.[0]?.reason ?? again.error?.message ?? "");
+    assert.match(again.files?.[0]?.reason ?? "", /the same content as customers\.csv \(run \d+\), superseded by customers\.csv/);
+    assert.deepEqual(await live(), ["C0001", "C0002"]);
+
+    // Once more: the same as the last list applied, so a duplicate, moved all the same.
+    upload(fieldTeamCsv(rows(2)), monday);
+    const once = await p.run("partner");
+    assert.equal(once.files?.[0]?.outcome, "duplicate");
+    assert.equal(existsSync(path.join(server.root, "out", "customers.csv")), false);
+    assert.equal(readdirSync(path.join(server.root, "out", "done")).length, 4);
+  });
+
+  test("full lists whose post-action fails stay taken: retried, never applied again over a newer list", async () => {
+    p.writeFile("jobs/partner.yaml", sftpJob(
+      { ...base(), host_key: server.hostKeyFingerprint, after: { action: "move", to: "/out/done" } },
+      { deletes: { policy: "propagate", max_share: 0.5 } },
+    ));
+    p.reload();
+    remote("done", "a file where the folder should be");
+    remote("a.csv", fieldTeamCsv(rows(2)));
+    utimesSync(path.join(server.root, "out", "a.csv"), new Date("2026-03-02T06:00:00Z"), new Date("2026-03-02T06:00:00Z"));
+    const first = await p.run("partner");
+    assert.equal(first.status, "failed", "applied, but not moved");
+    remote("b.csv", fieldTeamCsv(rows(1)));
+    assert.equal((await p.run("partner")).counts.deleted, 1);
+    const third = await p.run("partner");
+    assert.deepEqual(third.files, [], "both still on the server, both taken: neither applied again");
+    const applied = async () => (await p.store.knex("files").orderBy("id").pluck("name")) as string[];
+    assert.deepEqual(await applied(), ["a.csv", "b.csv"]);
+
+    rmSync(path.join(server.root, "out", "done"));
+    assert.deepEqual((await p.run("partner")).files, []);
+    assert.deepEqual(readdirSync(path.join(server.root, "out", "done")).sort(), ["a.csv", "b.csv"], "the post-actions were retried");
+    assert.deepEqual(await applied(), ["a.csv", "b.csv"]);
+    assert.equal(await p.store.knex("files").whereNull("removed_at").first("id"), undefined, "the ledger knows they left the server");
+  });
+
+  test("a file left on the server (after: leave) is taken once, until it changes", async () => {
+    p.writeFile("jobs/partner.yaml", sftpJob({ ...base(), host_key: server.hostKeyFingerprint }, { deletes: { policy: "flag" } }));
+    p.reload();
+    remote("customers.csv", fieldTeamCsv(rows(2)));
+    assert.equal((await p.run("partner")).files?.[0]?.outcome, "applied");
+    assert.deepEqual((await p.run("partner")).files, [], "still there, same name, size and time: not taken again");
+    remote("customers.csv", fieldTeamCsv(rows(3)));
+    assert.equal((await p.run("partner")).files?.[0]?.outcome, "applied");
   });
 
   test("a host key that does not match the pinned one is refused before logging in", async () => {

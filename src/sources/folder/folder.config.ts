@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { durationSchema } from "../../config/duration.ts";
+import { eachFileSchema } from "../../files/each-file.ts";
 import { fileFormatSchema } from "../../files/records.ts";
 
 export const folderSourceSchema = z.strictObject({
@@ -14,6 +15,7 @@ export const folderSourceSchema = z.strictObject({
     .default("*")
     .describe("Which file names to take: * matches any run of characters, ? one character (e.g. customers-*.csv)."),
   format: fileFormatSchema,
+  each_file: eachFileSchema,
   ready: z
     .union([
       z.strictObject({

@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import { durationMs } from "../../config/duration.ts";
+import { checkEachFile } from "../../files/each-file.ts";
 import { globToRegExp } from "../../files/lifecycle.ts";
 import type { Source, SourceContext, SourceDefinition } from "../source.ts";
 import { type FolderSourceConfig, folderSourceSchema } from "./folder.config.ts";
@@ -25,6 +26,7 @@ export function createFolderSource(config: FolderSourceConfig, context: SourceCo
   return {
     describe: `folder ${config.path}`,
     commitUnit: "run",
+    eachFile: config.each_file,
     read: () => {
       throw new Error("a folder source is read file by file (files())");
     },
@@ -40,5 +42,6 @@ export const folderSource: SourceDefinition<FolderSourceConfig> = {
   modes: ["snapshot"],
   modesNote: "a file is read whole",
   columnsFrom: "file",
+  validate: checkEachFile,
   create: createFolderSource,
 };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { durationSchema as duration } from "../../config/duration.ts";
 import { secretRef } from "../../config/secrets.ts";
+import { eachFileSchema } from "../../files/each-file.ts";
 import { fileFormatSchema } from "../../files/records.ts";
 
 /**
@@ -74,6 +75,7 @@ export const sftpSourceSchema = z
     transfer_timeout: duration("A download that receives nothing for this long fails; the next run retries the file.", "60s"),
     max_file_bytes: z.number().int().min(1).default(1024 * 1024 * 1024).describe("A larger remote file is not downloaded."),
     format: fileFormatSchema,
+    each_file: eachFileSchema,
   })
   .superRefine(checkSftpLogin);
 

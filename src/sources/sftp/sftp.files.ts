@@ -1,8 +1,9 @@
 /**
  * The `sftp` source's files: each run connects, lists the folder twice `stable_for` apart and takes the
- * files whose size and time did not change, skips those the ledger already holds, downloads each to a
- * local copy (checked against the remote size) and hands it on to be applied as a run of its own. Once a
- * file is settled, the post-action runs on the server.
+ * files whose size and time did not change, skips those the ledger holds as taken and still on the
+ * server (same name, size and time: `seenRemote`), downloads each to a local copy (checked against the
+ * remote size) and hands it on to be applied as a run of its own. Once a file is settled, the post-action
+ * runs on the server, and the ledger is told when it took the file off the server.
  */
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
@@ -42,11 +43,8 @@ export async function* sftpFiles(folder: RemoteFolder, signal: AbortSignal, opti
       signal.throwIfAborted();
       const mtime = new Date(remote.mtimeMs).toISOString();
       if (!options.dryRun && (await options.alreadyTaken?.(remote.name, remote.size, mtime))) {
-        // Taken before; a post-action that failed then (the server was gone) is tried again.
-        if (config.after.action !== "leave") {
-          const done = await session.after(remote, config.after).catch((e: Error) => `not done: ${e.message}`);
-          log.info({ file: remote.name, after: done }, "file already taken");
-        }
+        // Taken before and still there: a post-action that failed then (the server was gone) is tried again.
+        if (config.after.action !== "leave") await retryAfter(folder, session, remote, mtime, options);
         continue;
       }
       if (remote.size > config.max_file_bytes) {
@@ -55,7 +53,7 @@ export async function* sftpFiles(folder: RemoteFolder, signal: AbortSignal, opti
       }
       const target = path.join(processing, remote.name);
       const hash = await session.download(remote, target, durationMs(config.transfer_timeout));
-      yield downloaded(folder, session, remote, { target, mtime, hash, dryRun: options.dryRun });
+      yield downloaded(folder, session, remote, { target, mtime, hash, dryRun: options.dryRun, removed: options.removed });
     }
   } finally {
     await session.close();
@@ -74,12 +72,31 @@ async function stable({ config, pattern }: RemoteFolder, session: SftpSession, s
   });
 }
 
+/** The post-action of a file taken before that is still on the server; once done, the ledger knows. */
+async function retryAfter(
+  folder: RemoteFolder,
+  session: SftpSession,
+  remote: RemoteFile,
+  mtime: string,
+  options: FilesOptions,
+): Promise<void> {
+  let done: string;
+  try {
+    done = await session.after(remote, folder.config.after);
+  } catch (e) {
+    folder.log.info({ file: remote.name, after: `not done: ${(e as Error).message}` }, "file already taken");
+    return;
+  }
+  await options.removed?.(remote.name, remote.size, mtime);
+  folder.log.info({ file: remote.name, after: done }, "file already taken");
+}
+
 /** A remote file downloaded to `target`, to be applied and then settled here and on the server. */
 function downloaded(
   folder: RemoteFolder,
   session: SftpSession,
   remote: RemoteFile,
-  copy: { target: string; mtime: string; hash: string; dryRun: boolean | undefined },
+  copy: { target: string; mtime: string; hash: string; dryRun: boolean | undefined; removed: FilesOptions["removed"] },
 ): IncomingFile {
   const { config, server, log } = folder;
   const { target } = copy;
@@ -101,6 +118,7 @@ function downloaded(
       const kept = await settleFile(folder.local, target, reportPath, where, today());
       // A file that failed is left on the server: it is not taken again until it changes.
       const after = outcome === "failed" ? "left" : await session.after(remote, config.after);
+      if (outcome !== "failed" && config.after.action !== "leave") await copy.removed?.(remote.name, remote.size, copy.mtime);
       log.info({ file: remote.name, outcome, after }, "file settled");
       return `${path.relative(folder.baseDir, kept)} (on the server: ${after})`;
     },

@@ -5,6 +5,7 @@
  * which resolves them when it connects.
  */
 import path from "node:path";
+import { checkEachFile } from "../../files/each-file.ts";
 import { globToRegExp } from "../../files/lifecycle.ts";
 import type { Source, SourceContext, SourceDefinition } from "../source.ts";
 import { openSftpLogin } from "./sftp.client.ts";
@@ -28,6 +29,7 @@ export function createSftpSource(config: SftpSourceConfig, context: SourceContex
   return {
     describe: `sftp ${server}${config.folder}`,
     commitUnit: "run",
+    eachFile: config.each_file,
     read: () => {
       throw new Error("an sftp source is read file by file (files())");
     },
@@ -42,5 +44,6 @@ export const sftpSource: SourceDefinition<SftpSourceConfig> = {
   modes: ["snapshot"],
   modesNote: "a file is read whole",
   columnsFrom: "file",
+  validate: checkEachFile,
   create: createSftpSource,
 };
