@@ -6,7 +6,11 @@
  * creates its own database and drops it afterwards.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import Database from "better-sqlite3";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { type MappingConfig, mappingSchema } from "../../src/config/mapping.schema.ts";
@@ -32,10 +36,14 @@ interface Outcome {
  * Reads `query` through the `sql` source on the connection `url` (in `time_zone` Europe/Paris) and maps
  * every row with a mapping of `fields` (column name = field name, keyed by `id`), as a run would.
  */
-async function readMapped(dialect: "postgres" | "mysql", url: string, query: string, fields: Record<string, FieldType>): Promise<Outcome> {
+async function readMapped(dialect: "postgres" | "mysql" | "sqlite", url: string, query: string, fields: Record<string, FieldType>): Promise<Outcome> {
   const variable = `FERRY_IT_VALUES_URL_${process.pid}_${Math.random().toString(36).slice(2)}`.toUpperCase();
   const env = { ...process.env, [variable]: url };
-  const connection = sqlConnectionSchema.parse({ dialect, url: `\${env:${variable}}`, tls: { mode: "disable" }, time_zone: "Europe/Paris" });
+  const connection = sqlConnectionSchema.parse(
+    dialect === "sqlite"
+      ? { dialect, path: url }
+      : { dialect, url: `\${env:${variable}}`, tls: { mode: "disable" }, time_zone: "Europe/Paris" },
+  );
   const source = createSqlSource(sqlSourceSchema.parse({ type: "sql", connection: "erp", query }), {
     ...runContext({ baseDir: process.cwd(), env, log: silentLogger, file: "jobs/values.yaml", block: "source" }),
     connections: { erp: connection },
@@ -213,5 +221,22 @@ describe("exact values on MariaDB", { skip: await mysqlSkip() }, () => {
     assert.equal(records["2"]?.wall, "2024-07-01T08:00:00.000001Z");
     assert.equal(records["3"]?.wall, "2024-07-01T08:00:00.000002Z");
     assert.equal(records["4"]?.wall, "2024-01-15T09:00:00.000Z");
+  });
+});
+
+describe("exact values on SQLite", () => {
+  it("INTEGER past 2^53 keeps every digit; ordinary integers are numbers as before; text date-times keep their digits", async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ferry-values-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, "legacy.db");
+    const db = new Database(file);
+    db.exec(`CREATE TABLE vals (id INTEGER PRIMARY KEY, big INTEGER, n INTEGER, at TEXT);
+      INSERT INTO vals VALUES (9007199254740993, 9223372036854775807, 42, '2024-07-01 10:00:00.123456'),
+        (2, -9223372036854775808, -7, '2024-07-01T10:00:00.000001Z')`);
+    db.close();
+    const { records, rejects } = await readMapped("sqlite", file, "SELECT * FROM vals", { big: "decimal", n: "integer", at: "datetime" });
+    assert.deepEqual(rejects, []);
+    assert.deepEqual(records["9007199254740993"], { id: "9007199254740993", big: "9223372036854775807", n: 42, at: "2024-07-01T10:00:00.123456Z" });
+    assert.deepEqual(records["2"], { id: "2", big: "-9223372036854775808", n: -7, at: "2024-07-01T10:00:00.000001Z" });
   });
 });

@@ -326,6 +326,12 @@ describe("values", () => {
     assert.equal(oracleNumber("12345678901234567890.123456789"), "12345678901234567890.123456789");
   });
 
+  test("SQLite: pages read with safe integers; those a double holds are numbers, larger ones stay exact", () => {
+    assert.deepEqual(dialects.sqlite.queryOptions!(settings), { safeIntegers: true });
+    const rows = dialects.sqlite.rows([{ id: 9007199254740991n, big: 9007199254740993n, low: -(2n ** 63n), r: 1.5, t: "x", n: null }], settings);
+    assert.deepEqual(rows, [{ id: 9007199254740991, big: 9007199254740993n, low: -(2n ** 63n), r: 1.5, t: "x", n: null }]);
+  });
+
   test("exactDecimal: up to 15 significant digits is exact; beyond, refused with a way out", () => {
     assert.equal(exactDecimal(0.1, 2, "x"), "0.10");
     assert.equal(exactDecimal(-99999999999.9999, 4, "x"), "-99999999999.9999");
