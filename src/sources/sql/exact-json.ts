@@ -6,8 +6,8 @@
  * always did, so an ordinary document keeps the canonical text it had (compact, numbers in JavaScript's
  * shortest form: 1.10 is 1.1, 1E2 is 100, which are the same numbers).
  *
- * Uses JSON.parse's source text access and JSON.rawJSON (ES2026; in V8, so in every Node.js Ferry runs on),
- * rather than a JSON library: the parsing stays the engine's own.
+ * Uses JSON.parse's source text access and JSON.rawJSON (TC39's "JSON.parse source text access", in V8
+ * since 11.4, so in every Node.js Ferry runs on) rather than a JSON library: the parsing stays the engine's.
  */
 import { normalizeDecimal } from "../../engine/values.ts";
 
