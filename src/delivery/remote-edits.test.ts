@@ -44,6 +44,15 @@ describe("editedProperties", () => {
     assert.deepEqual(editedProperties(item, baseline, remote), []);
   });
 
+  test("a date-time the destination keeps to the millisecond, where Ferry sent microseconds, is no edit", () => {
+    const times = { changed: ["at"], properties: { at: "2025-03-01T11:00:00.654321Z" } };
+    const pushed = { at: "2025-03-01T10:00:00.123456Z" };
+    assert.deepEqual(editedProperties(times, pushed, { at: canonicalRemote("2025-03-01T10:00:00.123Z", "datetime") }), []);
+    assert.deepEqual(editedProperties(times, pushed, { at: "2025-03-01T11:00:00.654Z" }), []);
+    assert.deepEqual(editedProperties(times, pushed, { at: "2025-03-01T10:00:00.124Z" }), ["at"]);
+    assert.deepEqual(editedProperties(times, { at: "2025-03-01T10:00:00.123Z" }, { at: "2025-03-01T10:00:00.1234Z" }), ["at"]);
+  });
+
   test("a field Ferry never pushed, or the destination did not return, is no edit", () => {
     assert.deepEqual(editedProperties(item, { phone: "+1 000" }, { email: "someone@x.example" }), []);
     assert.deepEqual(editedProperties(item, {}, { phone: "+1 999" }), []);

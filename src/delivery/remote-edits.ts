@@ -42,14 +42,29 @@ export function canonicalRemote(value: Value, type: FieldType | undefined): Valu
 /** Two canonical values, an empty text and no value being the same. */
 export const sameValue = (a: Value | undefined, b: Value | undefined): boolean => (a === "" ? null : (a ?? null)) === (b === "" ? null : (b ?? null));
 
+const FINER_THAN_MS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d+Z$/;
+
+/**
+ * Whether `remote` is the canonical date-time `pushed` cut to milliseconds: what a destination that keeps
+ * milliseconds only (HubSpot, Salesforce) gives back of a value with microseconds. Not a person's edit.
+ */
+function heldAsMilliseconds(remote: Value | undefined, pushed: Value | undefined): boolean {
+  const m = typeof pushed === "string" && typeof remote === "string" ? FINER_THAN_MS.exec(pushed) : null;
+  return m !== null && remote === `${m[1]}Z`;
+}
+
+const sameAsPushed = (remote: Value | undefined, pushed: Value | undefined) =>
+  sameValue(remote, pushed) || heldAsMilliseconds(remote, pushed);
+
 /**
  * The properties of an update that a person changed in the destination: the destination's value (in
  * canonical form) differs from what Ferry last pushed (`baseline`) and from what it is about to send. A
- * property Ferry never pushed, or the destination did not return, is not an edit.
+ * property Ferry never pushed, or the destination did not return, is not an edit; nor is a date-time the
+ * destination holds to the millisecond where Ferry sent finer digits.
  */
 export function editedProperties(item: Pick<DeliveryItem, "changed" | "properties">, baseline: Values, remote: Values): string[] {
   return item.changed.filter(
-    (p) => p in remote && p in baseline && !sameValue(remote[p], baseline[p]) && !sameValue(remote[p], item.properties[p]),
+    (p) => p in remote && p in baseline && !sameAsPushed(remote[p], baseline[p]) && !sameAsPushed(remote[p], item.properties[p]),
   );
 }
 

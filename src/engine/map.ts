@@ -15,7 +15,7 @@ export type RawRow = Record<string, unknown>;
  * The version of what mapping does to a value (converters, transforms). Part of every signature, so a
  * release that changes how a value maps bumps it, and every stored row is mapped and compared again once.
  */
-const MAPPING_BEHAVIOUR = 1;
+const MAPPING_BEHAVIOUR = 2; // 2: datetimes keep the digits past milliseconds
 
 export type MapResult = { ok: true; key: string; values: Values } | { ok: false; error: DataError };
 

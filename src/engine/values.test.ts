@@ -270,7 +270,7 @@ describe("datetime", () => {
     ["2024-01-15T10:00:00Z", "2024-01-15T10:00:00.000Z"],
     ["2024-01-15t10:00:00z", "2024-01-15T10:00:00.000Z"],
     ["2024-01-15T10:00:00.5Z", "2024-01-15T10:00:00.500Z"],
-    ["2024-01-15T10:00:00.123456789Z", "2024-01-15T10:00:00.123Z"],
+    ["2024-01-15T10:00:00.123456789Z", "2024-01-15T10:00:00.123456789Z"],
     ["2024-01-15T10:00:00+02:00", "2024-01-15T08:00:00.000Z"],
     ["2024-01-15T10:00:00+0200", "2024-01-15T08:00:00.000Z"],
     ["2024-01-15 10:00:00 +02:00", "2024-01-15T08:00:00.000Z"],
@@ -282,6 +282,45 @@ describe("datetime", () => {
       assert.equal(convert("datetime", raw), out);
     });
   }
+  test("every digit of the fraction is kept: milliseconds at least, then as many as the value has", () => {
+    const kept: [string, string][] = [
+      ["2024-01-15T10:00:00.123456Z", "2024-01-15T10:00:00.123456Z"],
+      ["2024-01-15 10:00:00.123456", "2024-01-15T10:00:00.123456Z"],
+      ["2024-01-15T10:00:00.000001Z", "2024-01-15T10:00:00.000001Z"],
+      ["2024-01-15T10:00:00.1234567Z", "2024-01-15T10:00:00.1234567Z"],
+      ["2024-01-15T10:00:00.000000001Z", "2024-01-15T10:00:00.000000001Z"],
+      ["2024-01-15T10:00:00.123456+05:30", "2024-01-15T04:30:00.123456Z"],
+      ["2024-12-31T23:59:59.999999-01:00", "2025-01-01T00:59:59.999999Z"],
+      ["0999-01-01T00:00:00.5Z", "0999-01-01T00:00:00.500Z"],
+    ];
+    for (const [raw, out] of kept) assert.equal(convert("datetime", raw), out, raw);
+  });
+  test("one instant, one text: trailing zeros beyond milliseconds are dropped, so equal instants compare equal", () => {
+    for (const raw of ["2024-01-15T10:00:00.1234560Z", "2024-01-15T10:00:00.123456000Z", "2024-01-15T12:00:00.123456+02:00"]) {
+      assert.equal(convert("datetime", raw), "2024-01-15T10:00:00.123456Z", raw);
+    }
+    for (const raw of ["2024-01-15T10:00:00Z", "2024-01-15T10:00:00.0Z", "2024-01-15T10:00:00.000000Z", "2024-01-15 10:00:00"]) {
+      assert.equal(convert("datetime", raw), "2024-01-15T10:00:00.000Z", raw);
+    }
+    assert.notEqual(convert("datetime", "2024-01-15T10:00:00.000001"), convert("datetime", "2024-01-15T10:00:00.000002"));
+  });
+  test("property: the fraction comes out as written, whatever the zone; a canonical value maps to itself", () => {
+    const fraction = fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 1, maxLength: 9 });
+    const zone = fc.constantFrom("", "Z", "+02:00", "-0530", " +14:00", "-12:00");
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(1000, 0, 1), max: Date.UTC(9998, 11, 31) }), fraction, zone, (ms, digits, z) => {
+        const whole = new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19);
+        const out = convert("datetime", `${whole}.${digits}${z}`) as string;
+        const seconds = convert("datetime", `${whole}${z}`) as string;
+        const kept = digits.replace(/0+$/, "");
+        assert.equal(out, seconds.replace(".000Z", `.${kept.length <= 3 ? kept.padEnd(3, "0") : kept}Z`));
+        assert.equal(convert("datetime", out), out);
+      }),
+    );
+  });
+  test("refuses more than nine fractional digits rather than cutting them", () => {
+    rejects("datetime", "2024-01-15T10:00:00.1234567891Z", "expected an ISO 8601 date and time, got \"2024-01-15T10:00:00.1234567891Z\"");
+  });
   test("a Date object", () => {
     assert.equal(convert("datetime", new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6))), "2024-01-02T03:04:05.006Z");
     rejects("datetime", new Date("nonsense"), "expected a date and time, got Invalid Date");

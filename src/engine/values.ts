@@ -15,7 +15,7 @@ const DECIMAL = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 const CANONICAL_DECIMAL = /^(?:0|-?[1-9]\d*)(?:\.\d*[1-9])?$|^-0\.\d*[1-9]$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ISO_DATETIME =
-  /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+  /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:(?<=:\d{2}:\d{2})\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
 const TRUE = new Set(["1", "true", "t", "yes", "y"]);
 const FALSE = new Set(["0", "false", "f", "no", "n"]);
 
@@ -87,6 +87,16 @@ function plainDatetime(s: string): string | null {
   if (y < 1000 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) return null;
   if (h < 0 || h > 23 || min < 0 || min > 59 || sec < 0 || sec > 59) return null;
   return `${s.slice(0, 10)}T${s.slice(11)}.000Z`;
+}
+
+/**
+ * A canonical date-time's fraction of a second: milliseconds at least (the form every value has always
+ * had), then as many digits as the source gave, up to nanoseconds, without trailing zeros past the third.
+ * So one instant has one text, and equal instants compare equal whatever precision each source keeps.
+ */
+export function fractionDigits(digits: string): string {
+  const kept = digits.replace(/0+$/, "");
+  return kept.length <= 3 ? kept.padEnd(3, "0") : kept;
 }
 
 const converters: Record<FieldType, Converter> = {
@@ -164,10 +174,11 @@ const converters: Record<FieldType, Converter> = {
     const m = ISO_DATETIME.exec(s);
     // Date would roll an impossible day over (Feb 30 -> Mar 1): check the calendar date first.
     const d = m ? ISO_DATE.exec(m[1]!) : null;
-    // A value without a zone is read as UTC.
-    const t = m && d && validDate(+d[1]!, +d[2]!, +d[3]!) ? new Date(`${m[1]}T${m[2]}${m[3] ?? "Z"}`) : null;
+    // A value without a zone is read as UTC. Date keeps milliseconds only: it places the whole second,
+    // and the fraction, which no offset in use (whole minutes) can change, is written back as it came.
+    const t = m && d && validDate(+d[1]!, +d[2]!, +d[3]!) ? new Date(`${m[1]}T${m[2]}${m[4] ?? "Z"}`) : null;
     if (!t || Number.isNaN(t.getTime())) throw bad("an ISO 8601 date and time", raw);
-    return t.toISOString();
+    return `${t.toISOString().slice(0, -5)}.${fractionDigits(m![3] ?? "")}Z`;
   },
 };
 

@@ -82,6 +82,8 @@ interface DialectCase {
    * instant `utc` ("2026-03-01 08:00:00", UTC) in it.
    */
   zoned: { type: string; at(utc: string): string };
+  /** What makes Chinook's invoice date hold microseconds, when its type does not already. */
+  microseconds?: string;
 }
 
 /** Settings every server connection of these tests shares: the local servers have no TLS. */
@@ -207,6 +209,7 @@ const DIALECTS: readonly DialectCase[] = [
     unknownColumn: (column) => new RegExp(`Unknown column '${column}'`),
     // TIMESTAMP holds an instant; the test's session is in UTC (see openMysql).
     zoned: { type: "TIMESTAMP NULL", at: (utc) => `'${utc}'` },
+    microseconds: "ALTER TABLE Invoice MODIFY InvoiceDate DATETIME(6) NOT NULL",
   },
   {
     dialect: "sqlite",
@@ -682,6 +685,41 @@ for (const d of DIALECTS) {
       assert.deepEqual(counts(second), { read: 3, unchanged: 1, changed: 2, rejected: 0, deleted: 0 });
       assert.equal((await golden(p, "invoice", "8"))?.total, "11.11");
       assert.equal((await checkpoint(p, "invoices")).key, "8");
+    });
+
+    it("carries date-times to the microsecond: a microsecond later is a change, the same instant is not", async (t) => {
+      const { p, legacy } = await setup(t, d, {
+        jobs: {
+          invoices: snapshotJob("invoice", invoiceQuery(n, { where: `${i.id} IN (1, 2, 3)` })),
+          "invoices-cursor": cursorJob(invoiceQuery(n, { where: `${i.id} IN (1, 2, 3)` })),
+        },
+      });
+      if (d.microseconds) await legacy.sql(d.microseconds);
+      await legacy.sql(updateInvoices(n, `${i.id} = 1`, "2026-01-05 09:00:00.000001"));
+      await legacy.sql(updateInvoices(n, `${i.id} = 2`, "2026-01-05 09:00:00.000002"));
+      await legacy.sql(updateInvoices(n, `${i.id} = 3`, "2026-01-05 09:00:00.5"));
+      const first = await p.run("invoices");
+      assertStatus(first);
+      assert.equal(first.counts.changed, 3);
+      assert.equal((await golden(p, "invoice", "1"))?.invoiced_at, "2026-01-05T09:00:00.000001Z");
+      assert.equal((await golden(p, "invoice", "2"))?.invoiced_at, "2026-01-05T09:00:00.000002Z");
+      assert.equal((await golden(p, "invoice", "3"))?.invoiced_at, "2026-01-05T09:00:00.500Z");
+
+      assert.deepEqual(counts(await p.run("invoices")), { read: 3, unchanged: 3, changed: 0, rejected: 0, deleted: 0 });
+      await legacy.sql(updateInvoices(n, `${i.id} = 1`, "2026-01-05 09:00:00.000003"));
+      assert.deepEqual(counts(await p.run("invoices")), { read: 3, unchanged: 2, changed: 1, rejected: 0, deleted: 0 });
+      assert.equal((await p.deliver()).created, 3);
+      assert.equal(p.emulator.findBy("deals", "invoice_no", "1")?.properties.invoiced_at, "2026-01-05T09:00:00.000003Z");
+
+      // A cursor on the column resumes at its last value to the microsecond, bound back as the database gave it.
+      assertStatus(await p.run("invoices-cursor"));
+      // The checkpoint holds the database's own text (MariaDB prints DATETIME(6) with six digits).
+      const last = d.dialect === "mysql" ? "2026-01-05 09:00:00.500000" : "2026-01-05 09:00:00.5";
+      assert.deepEqual(await checkpoint(p, "invoices-cursor"), { cursor: last, key: "3" });
+      await legacy.sql(updateInvoices(n, `${i.id} = 2`, "2026-01-05 09:00:00.500001"));
+      const resumed = await p.run("invoices-cursor");
+      assert.deepEqual(counts(resumed), { read: 2, unchanged: 1, changed: 1, rejected: 0, deleted: 0 });
+      assert.equal((await golden(p, "invoice", "2"))?.invoiced_at, "2026-01-05T09:00:00.500001Z");
     });
 
     it("reads date-times stored without a zone in the connection's time_zone, as UTC", async (t) => {

@@ -24,3 +24,11 @@ test("a value too large or impossible to carry refuses its row, naming the colum
   assert.deepEqual(canonicalRow({ n: new Refused("no") }, 100), { refused: "no" });
   assert.deepEqual(canonicalRow({ s: "x".repeat(100) }, 100), { values: { s: "x".repeat(100) } });
 });
+
+test("an array or JSON value holding NaN or an infinity refuses its row, naming the column; none becomes null", () => {
+  assert.deepEqual(canonicalRow({ ratios: [0.5, Number.NaN] }, 100), {
+    refused: "column ratios holds NaN or an infinity, which JSON cannot carry: cast it to text in the query (on PostgreSQL ratios::text[] for an array) or leave the column out",
+  });
+  assert.ok("refused" in canonicalRow({ doc: { a: [Number.POSITIVE_INFINITY] } }, 100));
+  assert.deepEqual(canonicalRow({ ids: [2n ** 63n - 1n, null] }, 100), { values: { ids: "[9223372036854775807,null]" } });
+});

@@ -3,6 +3,7 @@
  * as exact strings, binary as base64, and values too large or impossible to carry exactly refused.
  */
 import { Read, Refused } from "./dialects/dialect.ts";
+import { jsonText } from "./exact-json.ts";
 
 export type Canonical = { values: Record<string, unknown> } | { refused: string };
 
@@ -32,8 +33,11 @@ export function canonicalRow(row: Record<string, unknown>, maxLobBytes: number):
     } else if (v instanceof Refused) {
       return { refused: v.reason };
     } else {
-      // JSON and array columns arrive parsed; they are carried as JSON text.
-      values[column] = JSON.stringify(v);
+      // JSON and array columns arrive parsed, numbers a double would change kept as written (exact-json.ts);
+      // they are carried as JSON text.
+      const text = jsonText(v);
+      if (text === null) return { refused: notJson(column) };
+      values[column] = text;
     }
   }
   return { values };
@@ -46,4 +50,8 @@ export function rawValue(v: unknown): unknown {
 
 function tooLarge(column: string, bytes: number, max: number): string {
   return `column ${column} holds ${bytes} bytes, more than max_lob_bytes (${max}): raise max_lob_bytes in the job or leave the column out of the query`;
+}
+
+function notJson(column: string): string {
+  return `column ${column} holds NaN or an infinity, which JSON cannot carry: cast it to text in the query (on PostgreSQL ${column}::text[] for an array) or leave the column out`;
 }

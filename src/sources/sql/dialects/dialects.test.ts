@@ -7,6 +7,9 @@ import { mssqlValue } from "./mssql.ts";
 import { mysqlRows, mysqlWriteGrants } from "./mysql.ts";
 import { ORACLE_SESSION, oracleConnectString, oracleFetchTypeHandler, oracleNumber } from "./oracle.ts";
 import { postgresTypes } from "./postgres.ts";
+import { converterFor } from "../../../engine/values.ts";
+import { canonicalRow } from "../canonical.ts";
+import { jsonText } from "../exact-json.ts";
 
 const settings: ReadSettings = {
   zone: "Europe/Paris",
@@ -138,6 +141,7 @@ describe("driver settings", () => {
     assert.equal(c.bigNumberStrings, true);
     assert.equal(c.supportBigNumbers, true);
     assert.equal(c.dateStrings, true);
+    assert.equal(c.jsonStrings, true);
     assert.equal(c.charset, "utf8mb4");
     assert.deepEqual(c.ssl, { rejectUnauthorized: true });
     const plain = dialects.mysql.knexConfig(server({ dialect: "mysql", tls: { mode: "disable" } }), settings).connection as Record<string, unknown>;
@@ -201,6 +205,46 @@ describe("values", () => {
     assert.equal(getTypeParser(1700, "text")("12345678901234567890.123"), "12345678901234567890.123");
   });
 
+  test("PostgreSQL: arrays and JSON keep every digit; NaN and infinities left for the row to be refused", () => {
+    const { getTypeParser } = postgresTypes(settings);
+    const parse = (oid: number, text: string) => jsonText(getTypeParser(oid, "text")(text));
+    assert.equal(parse(1231, "{1.10,12345678901234567890.5,NULL}"), "[1.1,12345678901234567890.5,null]");
+    assert.equal(parse(1231, "{{1,2},{3,-0.5}}"), "[[1,2],[3,-0.5]]");
+    assert.equal(parse(1231, "{NaN,Infinity}"), null);
+    assert.equal(parse(1016, "{9223372036854775807,-1}"), "[\"9223372036854775807\",\"-1\"]");
+    assert.equal(parse(3802, "{\"n\": 12345678901234567890, \"f\": 1.10}"), "{\"n\":12345678901234567890,\"f\":1.1}");
+    assert.equal(parse(114, "[1e400, 1e-400]"), "[1e400,1e-400]");
+    assert.equal(parse(3802, "12345678901234567890"), "12345678901234567890");
+    assert.equal(parse(3807, "{\"{\\\"n\\\": 12345678901234567890}\",NULL}"), "[{\"n\":12345678901234567890},null]");
+    assert.equal(parse(199, "{\"[1e400]\"}"), "[[1e400]]");
+  });
+
+  test("PostgreSQL: date-time arrays in the connection's zone with every digit, date arrays as dates", () => {
+    const { getTypeParser } = postgresTypes(settings);
+    const parse = (oid: number, text: string) => jsonText(getTypeParser(oid, "text")(text));
+    assert.equal(
+      parse(1115, "{\"2024-07-01 10:00:00.123456\",\"2024-01-15 10:00:00\",infinity,NULL}"),
+      "[\"2024-07-01T08:00:00.123456Z\",\"2024-01-15T09:00:00.000Z\",\"infinity\",null]",
+    );
+    assert.equal(parse(1185, "{\"2024-07-01 10:00:00.000001+02\"}"), "[\"2024-07-01T08:00:00.000001Z\"]");
+    assert.equal(parse(1182, "{2024-07-01,2024-12-31}"), "[\"2024-07-01\",\"2024-12-31\"]");
+  });
+
+  test("MySQL: JSON (MySQL's type, MariaDB's by its metadata) parsed with its numbers kept", () => {
+    const fields = [
+      { name: "mysql", columnType: 245 },
+      { name: "maria", columnType: 252, extendedFormat: "json" },
+      { name: "text", columnType: 252 },
+    ];
+    const doc = "{\"n\": 12345678901234567890, \"x\": [1e400, 1.10]}";
+    const [row] = mysqlRows([[{ mysql: doc, maria: doc, text: doc }], fields], settings);
+    assert.equal(jsonText(row!.mysql), "{\"n\":12345678901234567890,\"x\":[1e400,1.1]}");
+    assert.equal(jsonText(row!.maria), "{\"n\":12345678901234567890,\"x\":[1e400,1.1]}");
+    assert.equal(row!.text, doc);
+    const [scalar] = mysqlRows([[{ mysql: "\"text\"", maria: "not json", text: null }], fields], settings);
+    assert.deepEqual(scalar, { mysql: "text", maria: "not json", text: null });
+  });
+
   test("MySQL: DATETIME in the connection's zone, TIMESTAMP in UTC (the session's), BIT(1) a boolean", () => {
     const fields = [
       { name: "dt", columnType: 12 },
@@ -239,6 +283,53 @@ describe("values", () => {
     assert.equal(mssqlValue({ value: "AB   ", metadata: meta("NChar") }, settings), "AB");
     assert.equal(mssqlValue({ value: "AB   ", metadata: meta("NVarChar") }, settings), "AB   ");
     assert.equal(mssqlValue({ value: null, metadata: meta("DecimalN") }, settings), null);
+  });
+
+  test("SQL Server: datetime2's 100 ns and a datetimeoffset's digits reach a datetime field; decimals past 15 digits refused", () => {
+    const meta = (name: string, extra: Record<string, number> = {}) => ({ colName: "BALANCE", type: { name }, ...extra });
+    const at = (ms: number, delta: number) => Object.assign(new Date(ms), { nanosecondsDelta: delta });
+    const utc = { ...settings, zone: "UTC" };
+    const datetime = converterFor("datetime");
+    const canonical = (value: unknown) => datetime((canonicalRow({ v: value }, 100) as { values: { v: unknown } }).values.v);
+    const t = Date.UTC(2024, 6, 1, 10, 0, 0, 0);
+    assert.equal(canonical(mssqlValue({ value: at(t, 0.0000001), metadata: meta("DateTime2", { scale: 7 }) }, utc)), "2024-07-01T10:00:00.0000001Z");
+    assert.equal(canonical(mssqlValue({ value: at(t, 0.0000002), metadata: meta("DateTime2", { scale: 7 }) }, utc)), "2024-07-01T10:00:00.0000002Z");
+    assert.equal(canonical(mssqlValue({ value: at(t + 123, 0.000456), metadata: meta("DateTime2", { scale: 6 }) }, settings)), "2024-07-01T08:00:00.123456Z");
+    assert.equal(canonical(mssqlValue({ value: at(t + 999, 0.0009999), metadata: meta("DateTimeOffset", { scale: 7 }) }, settings)), "2024-07-01T10:00:00.9999999Z");
+    assert.equal(canonical(mssqlValue({ value: at(t, 0), metadata: meta("DateTime2", { scale: 7 }) }, utc)), "2024-07-01T10:00:00.000Z");
+    const refused = mssqlValue({ value: 12345678901234.56, metadata: meta("DecimalN", { scale: 2, precision: 38 }) }, settings);
+    assert.ok(refused instanceof Refused);
+    assert.equal(
+      refused.reason,
+      "column BALANCE holds a decimal the driver returns as a float, which cannot carry its 16 digits exactly: cast it to text in the query, e.g. CAST(BALANCE AS VARCHAR(40))",
+    );
+    assert.equal(mssqlValue({ value: "9223372036854775807", metadata: meta("BigInt") }, settings), "9223372036854775807");
+  });
+
+  test("Oracle: TIMESTAMP's nine digits reach a datetime field; JSON as the server's text, numbers kept", () => {
+    const oracledb = createRequire(import.meta.url)("oracledb") as Record<string, unknown>;
+    const handler = oracleFetchTypeHandler(settings);
+    const datetime = converterFor("datetime");
+    const ts = handler({ dbType: oracledb.DB_TYPE_TIMESTAMP, name: "T" }) as { type: unknown; converter(v: string): Read };
+    assert.equal(ts.type, oracledb.STRING);
+    assert.equal(datetime(ts.converter("2024-07-01 10:00:00.123456789").value), "2024-07-01T08:00:00.123456789Z");
+    assert.equal(datetime(ts.converter("2024-07-01 10:00:00.000001000").value), "2024-07-01T08:00:00.000001Z");
+    assert.equal(datetime(ts.converter("2024-07-01 10:00:00.000000000").value), "2024-07-01T08:00:00.000Z");
+    const ltz = handler({ dbType: oracledb.DB_TYPE_TIMESTAMP_LTZ, name: "L" }) as { converter(v: string): Read };
+    assert.equal(ltz.converter("2024-07-01 10:00:00.000000500").value, "2024-07-01T10:00:00.000000500Z");
+    assert.match(ORACLE_SESSION, /NLS_TIMESTAMP_FORMAT = 'YYYY-MM-DD HH24:MI:SS\.FF9'/);
+    assert.match(ORACLE_SESSION, /NLS_NUMERIC_CHARACTERS = '\.,'/);
+    const json = handler({ dbType: oracledb.DB_TYPE_JSON, name: "J" }) as { type: unknown; converter(v: string | null): unknown };
+    assert.equal(json.type, oracledb.STRING);
+    assert.equal(jsonText(json.converter("{\"n\":12345678901234567890,\"x\":[1.10,1E400]}")), "{\"n\":12345678901234567890,\"x\":[1.1,1E400]}");
+    assert.equal(json.converter(null), null);
+    assert.equal(oracleNumber("12345678901234567890.123456789"), "12345678901234567890.123456789");
+  });
+
+  test("SQLite: pages read with safe integers; those a double holds are numbers, larger ones stay exact", () => {
+    assert.deepEqual(dialects.sqlite.queryOptions!(settings), { safeIntegers: true });
+    const rows = dialects.sqlite.rows([{ id: 9007199254740991n, big: 9007199254740993n, low: -(2n ** 63n), r: 1.5, t: "x", n: null }], settings);
+    assert.deepEqual(rows, [{ id: 9007199254740991, big: 9007199254740993n, low: -(2n ** 63n), r: 1.5, t: "x", n: null }]);
   });
 
   test("exactDecimal: up to 15 significant digits is exact; beyond, refused with a way out", () => {

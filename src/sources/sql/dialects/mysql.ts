@@ -1,25 +1,45 @@
 /**
  * MySQL and MariaDB through mysql2. Pages run in a `READ ONLY` transaction. The session's time zone is
  * UTC so TIMESTAMP columns (stored as instants) come back in UTC; DATETIME columns (wall clock) are read
- * in the connection's zone. DECIMAL and BIGINT arrive as strings, BIT(1) as a boolean.
+ * in the connection's zone, with every digit of their fraction. DECIMAL and BIGINT arrive as strings,
+ * BIT(1) as a boolean, JSON as text parsed here without losing a number (exact-json.ts).
  */
 import type { FieldPacket } from "mysql2";
+import { parseJsonExact } from "../exact-json.ts";
 import { wallClockToUtc } from "../zone.ts";
 import { type Dialect, limitPage, Read, type ReadSettings } from "./dialect.ts";
 import { tlsOptions } from "./postgres.ts";
 
-const TYPE = { TIMESTAMP: 7, DATETIME: 12, BIT: 16 } as const;
+const TYPE = { TIMESTAMP: 7, DATETIME: 12, BIT: 16, JSON: 245 } as const;
+
+/** MySQL's JSON type, or MariaDB's JSON (a LONGTEXT its extended metadata calls json). */
+const isJson = (field: FieldPacket & { extendedFormat?: string }, type: number | undefined) =>
+  type === TYPE.JSON || field.extendedFormat === "json";
+
+/** JSON text parsed with its numbers kept; text that is not JSON stays as it is. */
+function json(text: string): unknown {
+  try {
+    return parseJsonExact(text);
+  } catch {
+    return text;
+  }
+}
 
 /**
- * The page's rows with DATETIME and TIMESTAMP made canonical (the raw text kept for cursors) and BIT(1)
- * made a boolean. Done per column after the fact, from the result's field list: a per-value `typeCast`
- * would make mysql2 call back for every field of every row, several times slower.
+ * The page's rows with DATETIME and TIMESTAMP made canonical (the raw text kept for cursors), BIT(1)
+ * made a boolean and JSON parsed. Done per column after the fact, from the result's field list: a
+ * per-value `typeCast` would make mysql2 call back for every field of every row, several times slower.
  */
 export function mysqlRows(result: unknown, settings: ReadSettings): Record<string, unknown>[] {
   const [rows, fields] = result as [Record<string, unknown>[], FieldPacket[]];
   for (const field of fields ?? []) {
     const type = field.columnType ?? field.type;
-    if (type === TYPE.DATETIME || type === TYPE.TIMESTAMP) {
+    if (isJson(field, type)) {
+      for (const row of rows) {
+        const text = row[field.name];
+        if (typeof text === "string") row[field.name] = json(text);
+      }
+    } else if (type === TYPE.DATETIME || type === TYPE.TIMESTAMP) {
       const zone = type === TYPE.TIMESTAMP ? "UTC" : settings.zone;
       for (const row of rows) {
         const text = row[field.name];
@@ -54,6 +74,8 @@ export const mysql: Dialect = {
         bigNumberStrings: true,
         decimalNumbers: false,
         dateStrings: true,
+        // mysql2 would parse JSON into doubles (1e400 becomes null): mysqlRows parses it, keeping numbers.
+        jsonStrings: true,
       },
       pool: {
         min: 0,

@@ -3,10 +3,13 @@
  * transaction opened by `SET TRANSACTION READ ONLY`. Each session fixes its date formats, so dates
  * fetched as text and cursor values bound back as text mean the same thing; NUMBER is fetched as text
  * (never a float), DATE and TIMESTAMP as wall-clock text read in the connection's zone, TIMESTAMP WITH
- * TIME ZONE by its offset. Pages use ROWNUM, which every Oracle version since 8 understands.
+ * TIME ZONE by its offset, each with all nine digits of its fraction; the JSON type (21c) as the text the
+ * server writes, parsed without losing a number. Pages use ROWNUM, which every Oracle version since 8
+ * understands.
  */
 import { createRequire } from "node:module";
 import path from "node:path";
+import { parseJsonExact } from "../exact-json.ts";
 import { offsetToUtc, wallClockToUtc } from "../zone.ts";
 import { type Dialect, doubleQuote, type PageRequest, Read, Refused, type ReadSettings, type ResolvedConnection, type Statement } from "./dialect.ts";
 
@@ -35,6 +38,16 @@ export function oracleNumber(v: string | null): string | null {
   return v.startsWith(".") ? `0${v}` : v.startsWith("-.") ? `-0${v.slice(1)}` : v;
 }
 
+/** A JSON column's text, parsed with its numbers kept (text that is not JSON stays as it is). */
+export function oracleJson(v: string | null): unknown {
+  if (v === null) return null;
+  try {
+    return parseJsonExact(v);
+  } catch {
+    return v;
+  }
+}
+
 /** Per-column fetch rules: what arrives as text, and how it becomes canonical. */
 export function oracleFetchTypeHandler(settings: ReadSettings) {
   const oracledb = require("oracledb") as Record<string, unknown>;
@@ -50,10 +63,15 @@ export function oracleFetchTypeHandler(settings: ReadSettings) {
       };
     }
     if (type === t("DB_TYPE_TIMESTAMP_TZ") || type === t("DB_TYPE_TIMESTAMP_LTZ")) {
+      // WITH LOCAL TIME ZONE is printed without an offset, in the session's zone, which is UTC.
       return {
         type: t("STRING"),
-        converter: (v: string | null) => (v === null ? null : new Read(v, offsetToUtc(v) ?? v)),
+        converter: (v: string | null) => (v === null ? null : new Read(v, offsetToUtc(v) ?? wallClockToUtc(v, "UTC") ?? v)),
       };
+    }
+    if (type === t("DB_TYPE_JSON")) {
+      // node-oracledb would decode OSON numbers with parseFloat; the server's text keeps them.
+      return { type: t("STRING"), converter: oracleJson };
     }
     if (settings.trimChar && (type === t("DB_TYPE_CHAR") || type === t("DB_TYPE_NCHAR"))) {
       return { converter: (v: string | null) => (v === null ? null : v.replace(/ +$/, "")) };

@@ -1,23 +1,71 @@
 /**
  * PostgreSQL through pg. Pages run in `BEGIN TRANSACTION READ ONLY`. Type parsers keep what JavaScript
  * would round or shift: numeric and int8 stay strings (pg's default), timestamps arrive as text and are
- * converted here (a `timestamp` in the connection's zone, a `timestamptz` by its offset), dates stay
- * `YYYY-MM-DD` instead of becoming local midnight.
+ * converted here (a `timestamp` in the connection's zone, a `timestamptz` by its offset) with every digit
+ * of their fraction, dates stay `YYYY-MM-DD` instead of becoming local midnight. The same holds inside
+ * arrays, whose elements pg would otherwise make doubles (numeric[]) or Dates in the process's zone
+ * (timestamp[], date[]), and inside json and jsonb, whose numbers keep their digits (exact-json.ts).
  */
 import { readFileSync } from "node:fs";
 import pg from "pg";
+import { converterFor } from "../../../engine/values.ts";
+import { exactNumber, parseJsonExact } from "../exact-json.ts";
 import { offsetToUtc, wallClockToUtc } from "../zone.ts";
 import { type Dialect, doubleQuote, limitPage, Read, type ReadSettings, type ResolvedConnection } from "./dialect.ts";
 
-const OID = { date: 1082, timestamp: 1114, timestamptz: 1184, bpchar: 1042 } as const;
+const OID = {
+  date: 1082,
+  timestamp: 1114,
+  timestamptz: 1184,
+  bpchar: 1042,
+  json: 114,
+  jsonb: 3802,
+  textArray: 1009,
+  numericArray: 1231,
+  dateArray: 1182,
+  timestampArray: 1115,
+  timestamptzArray: 1185,
+  jsonArray: 199,
+  jsonbArray: 3807,
+} as const;
+
+/** pg's own parser of an array's text (quoting, NULL, nesting), elements left as text. */
+const textArray = (pg.types.getTypeParser as (oid: number, format: "text") => (value: string) => unknown)(OID.textArray, "text");
+
+/** An array's text with each element (not NULL) made what `element` makes of it; nested arrays stay nested. */
+function arrayOf(element: (text: string) => unknown): (value: string) => unknown {
+  const each = (v: unknown): unknown => (Array.isArray(v) ? v.map(each) : v === null ? null : element(v as string));
+  return (value) => each(textArray(value));
+}
+
+/** A numeric element: NaN and infinities as doubles (JSON cannot carry them: the row is refused), else exact. */
+const numericElement = (text: string) => (/^(NaN|-?Infinity)$/.test(text) ? Number(text) : exactNumber(text));
+
+/** A date-time element in canonical form (as a datetime field would have it); text it is not is kept as is. */
+function instantElement(toUtc: (text: string) => string | null): (text: string) => unknown {
+  const canonical = converterFor("datetime");
+  return (text) => {
+    const utc = toUtc(text);
+    return utc === null ? text : canonical(utc);
+  };
+}
 
 export function postgresTypes(settings: ReadSettings): { getTypeParser: typeof pg.types.getTypeParser } {
   const text = (value: string) => value;
+  const wall = (value: string) => wallClockToUtc(value, settings.zone);
   const parsers: Record<number, (value: string) => unknown> = {
     [OID.date]: text,
-    [OID.timestamp]: (value) => new Read(value, wallClockToUtc(value, settings.zone) ?? value),
+    [OID.timestamp]: (value) => new Read(value, wall(value) ?? value),
     [OID.timestamptz]: (value) => new Read(value, offsetToUtc(value) ?? value),
     [OID.bpchar]: settings.trimChar ? (value) => value.replace(/ +$/, "") : text,
+    [OID.json]: parseJsonExact,
+    [OID.jsonb]: parseJsonExact,
+    [OID.numericArray]: arrayOf(numericElement),
+    [OID.dateArray]: arrayOf(text),
+    [OID.timestampArray]: arrayOf(instantElement(wall)),
+    [OID.timestamptzArray]: arrayOf(instantElement(offsetToUtc)),
+    [OID.jsonArray]: arrayOf(parseJsonExact),
+    [OID.jsonbArray]: arrayOf(parseJsonExact),
   };
   return {
     getTypeParser: ((oid: number, format?: string) =>

@@ -1,7 +1,26 @@
-/** SQLite through better-sqlite3: the file is opened read-only, so no statement can write to it. */
+/**
+ * SQLite through better-sqlite3: the file is opened read-only, so no statement can write to it. Pages are
+ * read with safe integers (64-bit integers as bigint), since better-sqlite3 would otherwise round an
+ * INTEGER past 2^53 to the nearest double; those within a double's exact range are numbers again.
+ */
 import type BetterSqlite3 from "better-sqlite3";
 import { keepPreparedStatements } from "../../../sqlite-statements.ts";
 import { type Dialect, doubleQuote, limitPage } from "./dialect.ts";
+
+const MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN = BigInt(Number.MIN_SAFE_INTEGER);
+
+/** The rows of a page, integers a double holds exactly made numbers, larger ones left bigint (exact). */
+export function sqliteRows(result: unknown): Record<string, unknown>[] {
+  const rows = result as Record<string, unknown>[];
+  for (const row of rows) {
+    for (const column in row) {
+      const v = row[column];
+      if (typeof v === "bigint" && v <= MAX && v >= MIN) row[column] = Number(v);
+    }
+  }
+  return rows;
+}
 
 export const sqlite: Dialect = {
   name: "sqlite",
@@ -22,6 +41,7 @@ export const sqlite: Dialect = {
   quote: doubleQuote,
   page: limitPage,
   readOnly: { kind: "none", why: "the database file is opened read-only" },
-  rows: (result) => result as Record<string, unknown>[],
+  queryOptions: () => ({ safeIntegers: true }),
+  rows: sqliteRows,
   writeAccess: null,
 };
