@@ -348,6 +348,14 @@ describe("latest", () => {
     assert.deepEqual(result.record.fields.segment, from(a2, "segment", "latest"));
   });
 
+  test("times are compared as instants, whatever digits their fractions have", () => {
+    const micro = obs("erp", { segment: "B2B" }, { sourceTime: "2024-01-02T00:00:00.123456Z" });
+    const milli = obs("crm", { segment: "B2C" }, { sourceTime: "2024-01-02T00:00:00.123Z" });
+    assert.equal(run(milli, { current: build(micro), others: [micro] }).record.fields.segment?.value, "B2B");
+    const later = obs("crm", { segment: "B2C" }, { sourceTime: "2024-01-02T00:00:00.1235Z" });
+    assert.equal(run(later, { current: build(micro), others: [micro] }).record.fields.segment?.value, "B2C");
+  });
+
   test("an empty value never wins, however new", () => {
     const current = build(a);
     const b = obs("crm", { segment: null }, { sourceTime: T2 });

@@ -93,7 +93,16 @@ export function holdersOf(holders: readonly Observation[], field: string): Recor
 }
 
 const bySource = (a: { source: string }, b: { source: string }) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0);
-const timeOf = (o: Observation) => o.sourceTime ?? o.observedAt;
+/**
+ * The instant an observation stands for, as text that sorts in time order: its source time, else when it
+ * was read. Date-times keep the source's fraction (`.123Z`, `.123456Z`), so fractions are padded to nine
+ * digits before they are compared.
+ */
+const timeOf = (o: Observation) => {
+  const t = o.sourceTime ?? o.observedAt;
+  const m = /^(.*?)(?:\.(\d{1,9}))?Z$/.exec(t);
+  return m ? `${m[1]}.${(m[2] ?? "").padEnd(9, "0")}Z` : t;
+};
 
 /** A field's value as its rule decides it: the value and the observation it comes from, or empty. */
 interface Choice {
