@@ -8,10 +8,9 @@ import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { createConnection, type Socket } from "node:net";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import ssh2 from "ssh2";
 import SftpClient from "ssh2-sftp-client";
 import { opensshSkip, processAlive, startOpenSsh, type OpenSsh } from "./openssh.ts";
-import { fingerprintFromSha256Hex, openSshFingerprint, startSftpServer, type SftpServer } from "./sftp.ts";
+import { ed25519KeyPair, fingerprintFromSha256Hex, openSshFingerprint, startSftpServer, type SftpServer } from "./sftp.ts";
 
 type ConnectOptions = SftpClient.ConnectOptions;
 
@@ -144,7 +143,7 @@ describe("in-process SFTP server", () => {
   });
 
   it("accepts a user's own public key", async () => {
-    const pair = ssh2.utils.generateKeyPairSync("ed25519");
+    const pair = ed25519KeyPair("bob@ferry-test");
     const keyed = await startSftpServer({ users: [{ username: "bob", publicKey: pair.public }] });
     try {
       const { client } = await connect({ host: keyed.host, port: keyed.port, username: "bob", privateKey: pair.private });

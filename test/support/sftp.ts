@@ -91,6 +91,18 @@ function parsePublicKey(text: string, what: string): ParsedPublicKey {
   return { type: parsed.type, blob: parsed.getPublicSSH(), verify: (d, s, a) => parsed.verify(d, s, a) };
 }
 
+/**
+ * An ed25519 key pair that ssh2 itself can read back. ssh2's generator strips leading zero bytes from the
+ * public key, so about one pair in 256 is unreadable ("Malformed OpenSSH public key", mscdex/ssh2#1513):
+ * such a pair is drawn again.
+ */
+export function ed25519KeyPair(comment: string): { public: string; private: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync("ed25519", { comment });
+    if (!(utils.parseKey(pair.public) instanceof Error) && !(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+}
+
 interface Account {
   password?: string;
   key: ParsedPublicKey;
@@ -111,7 +123,7 @@ export async function startSftpServer(options: SftpServerOptions = {}): Promise<
     if (user.publicKey !== undefined) {
       accounts.set(user.username, { password: user.password, key: parsePublicKey(user.publicKey, `public key of ${user.username}`) });
     } else {
-      const pair = utils.generateKeyPairSync("ed25519", { comment: `${user.username}@ferry-test` });
+      const pair = ed25519KeyPair(`${user.username}@ferry-test`);
       accounts.set(user.username, {
         password: user.password,
         key: parsePublicKey(pair.public, "generated key"),
@@ -120,7 +132,7 @@ export async function startSftpServer(options: SftpServerOptions = {}): Promise<
     }
   }
 
-  const hostKey = utils.generateKeyPairSync("ed25519", { comment: "ferry-test-sftp-host" });
+  const hostKey = ed25519KeyPair("ferry-test-sftp-host");
   const hostPublicKey = parsePublicKey(hostKey.public, "host key").blob;
   const ownRoot = options.root === undefined;
   const root = path.resolve(options.root ?? (await mkdtemp(path.join(tmpdir(), "ferry-sftp-"))));
