@@ -146,8 +146,8 @@ function byLatest(holders: readonly Observation[], field: string): Choice {
 
 /**
  * `flag`: the value the holders agree on. While they disagree the field keeps its value if a holder still
- * says it (from that holder, the one that said it before if it still does), else it is empty; the other
- * values are the dispute's candidates.
+ * says it (from that holder, the one that said it before if it still does), else it is empty; every other
+ * holder's value is a candidate of the dispute, so that it lists each holder whatever the reading order.
  */
 function byFlag(holders: readonly Observation[], field: string, before: GoldenField | undefined): Choice {
   const valued = withValue(holders, field).sort(bySource);
@@ -162,7 +162,7 @@ function byFlag(holders: readonly Observation[], field: string, before: GoldenFi
   const from = keep !== undefined ? sayer(keep) : undefined;
   const value = from ? keep! : null;
   const disputed = valued
-    .filter((o) => said(o, field) !== value)
+    .filter((o) => o !== from)
     .map((o) => ({ source: o.source, value: said(o, field)!, sourceTime: o.sourceTime, observedAt: o.observedAt }));
   return { value, from, disputed };
 }

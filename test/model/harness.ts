@@ -243,7 +243,8 @@ export class Harness {
     const golden = new Map<string, ObservedRecord>();
     const rows = (await knex("golden").where({ entity: ENTITY })) as { key: string; status: string; fields: string }[];
     for (const r of rows) {
-      const fields: Record<string, Value> = {};
+      // An empty field is absent from a golden record: seen here as null, as the model has it.
+      const fields: Record<string, Value> = Object.fromEntries(FIELDS.map((f) => [f, null]));
       for (const [name, f] of Object.entries(decodeFields(r.fields))) fields[name] = f.value as Value;
       golden.set(r.key, { status: r.status, fields });
     }
