@@ -106,6 +106,7 @@ export const ERROR_CODES = {
   DATA_BAD_DATE: { kind: "data", blame: "record", person: true },
   DATA_BAD_VALUE: { kind: "data", blame: "record", person: true },
   DATA_CSV_FIELD_COUNT: { kind: "data", blame: "record", person: true },
+  DATA_CSV_UNKNOWN_RECORD_TYPE: { kind: "data", blame: "record", person: true },
   /** Reported as a rejected row's code, never thrown. */
   DATA_DUPLICATE_KEY: { kind: "data", blame: "record", person: true },
   DATA_FIXED_WIDTH_BAD_DATE: { kind: "data", blame: "record", person: true },
@@ -126,10 +127,14 @@ export const ERROR_CODES = {
 
   // A source's file, page or query that cannot be taken: the run stops, nothing of it applied.
   MASS_DELETE_REFUSED: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_AFTER_TRAILER: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_BAD_TRAILER: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_DUPLICATE_HEADER: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_EMPTY: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_MISSING_COLUMN: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_NO_TRAILER: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_RECORD_TOO_LARGE: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_TRAILER_COUNT: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_UNPARSABLE: { kind: "fatal", blame: "source", person: true },
   SOURCE_FILE_BAD_BYTE: { kind: "fatal", blame: "source", person: true },
   SOURCE_FILE_BOM_MISMATCH: { kind: "fatal", blame: "source", person: true },

@@ -213,6 +213,25 @@ describe("folder source", () => {
     assert.equal(existsSync(path.join(p.dir, "drop", "waiting.csv.done")), false, "the marker is removed");
   });
 
+  test("a trailer padded to the full width is known by its record type, not taken for a customer; its count is checked", async () => {
+    const records = { type_field: 1, trailer: { type: "T", count_field: 2 } };
+    p.writeFile("jobs/drops.yaml", folderJob(undefined, { source: { ...folderJob().source, format: { format: "csv", records } } }));
+    p.reload();
+    drop("with-trailer.csv", fieldTeamCsv([...rows(2), "T,000002,,"]));
+    const result = await p.run("drops");
+    const [file] = result.files!;
+    assert.equal(file!.outcome, "applied", file!.reason ?? result.error?.message ?? "");
+    assert.deepEqual(file!.report, { read: 2, accepted: 2, rejected: 0 });
+    assert.equal(await p.store.knex("golden").where({ key: "T" }).first(), undefined, "no customer T");
+
+    drop("short.csv", fieldTeamCsv([...rows(3, 10), "T,000002,,"]));
+    const short = await p.run("drops");
+    assert.equal(short.files?.[0]?.outcome, "failed");
+    assert.match(short.files?.[0]?.reason ?? "", /short\.csv: the trailer on line 5 says the file holds 2 records; it holds 3: the file is incomplete or altered/);
+    assert.equal((short.error as { code?: string } | undefined)?.code, "SOURCE_CSV_TRAILER_COUNT");
+    assert.deepEqual(inFolder("failed"), ["short.csv", "short.csv.report.csv"]);
+  });
+
   test("a dry run reads waiting files where they are and moves nothing", async () => {
     drop("plan.csv", fieldTeamCsv(rows(2)));
     const result = await p.run("drops", { dryRun: true });
