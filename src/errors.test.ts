@@ -110,4 +110,16 @@ describe("exit codes", () => {
     assert.equal(exitCodeOf({ delivery: [] }), ExitCode.ok);
     assert.equal(exitCodeOf({ delivery: [{ dead: 0 }, dead] }), ExitCode.partial);
   });
+
+  test("a file source's run exits with the worst of its files' own runs and its delivery", () => {
+    const changed = { status: "failed" as const, error: new TransientError("SOURCE_FILE_CHANGED", "m") };
+    const unparsable = { status: "failed" as const, error: new FatalError("SOURCE_CSV_UNPARSABLE", "m") };
+    // The run's own error is its first file's: the files' say weighs too.
+    const run = { ...changed, delivery: [{ dead: 1 }] };
+    assert.equal(exitCodeOf({ ...run, files: [changed, unparsable] }), ExitCode.refused);
+    assert.equal(exitCodeOf({ ...run, files: [changed, { status: "succeeded" }] }), ExitCode.unavailable);
+    assert.equal(exitCodeOf({ status: "partial", delivery: [{ dead: 0 }], files: [{ status: "succeeded" }, { status: "partial" }, {}] }), ExitCode.partial);
+    assert.equal(exitCodeOf({ status: "succeeded", files: [] }), ExitCode.ok);
+    assert.equal(exitCodeOf({ status: "failed", error: new Error("bug"), files: [unparsable] }), ExitCode.internal);
+  });
 });

@@ -106,6 +106,7 @@ export const ERROR_CODES = {
   DATA_BAD_DATE: { kind: "data", blame: "record", person: true },
   DATA_BAD_VALUE: { kind: "data", blame: "record", person: true },
   DATA_CSV_FIELD_COUNT: { kind: "data", blame: "record", person: true },
+  DATA_CSV_UNKNOWN_RECORD_TYPE: { kind: "data", blame: "record", person: true },
   /** Reported as a rejected row's code, never thrown. */
   DATA_DUPLICATE_KEY: { kind: "data", blame: "record", person: true },
   DATA_FIXED_WIDTH_BAD_DATE: { kind: "data", blame: "record", person: true },
@@ -121,15 +122,21 @@ export const ERROR_CODES = {
   SOURCE_SCRAPE_HTTP_UNAVAILABLE: { kind: "transient", blame: "source", person: false },
   SOURCE_SCRAPE_TIMEOUT: { kind: "transient", blame: "source", person: false },
   SOURCE_SCRAPE_UNREACHABLE: { kind: "transient", blame: "source", person: false },
+  /** A file still being written when it was read: put back, nothing of it applied, taken again once complete. */
+  SOURCE_FILE_CHANGED: { kind: "transient", blame: "source", person: false },
   SOURCE_SFTP_INCOMPLETE: { kind: "transient", blame: "source", person: false },
   SOURCE_UNAVAILABLE: { kind: "transient", blame: "source", person: false },
 
   // A source's file, page or query that cannot be taken: the run stops, nothing of it applied.
   MASS_DELETE_REFUSED: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_AFTER_TRAILER: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_BAD_TRAILER: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_DUPLICATE_HEADER: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_EMPTY: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_MISSING_COLUMN: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_NO_TRAILER: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_RECORD_TOO_LARGE: { kind: "fatal", blame: "source", person: true },
+  SOURCE_CSV_TRAILER_COUNT: { kind: "fatal", blame: "source", person: true },
   SOURCE_CSV_UNPARSABLE: { kind: "fatal", blame: "source", person: true },
   SOURCE_FILE_BAD_BYTE: { kind: "fatal", blame: "source", person: true },
   SOURCE_FILE_BOM_MISMATCH: { kind: "fatal", blame: "source", person: true },
@@ -318,13 +325,38 @@ export interface Outcome {
   error?: unknown;
   /** Delivery's tallies: `error` when a destination was left unavailable, `dead` for records dead-lettered. */
   delivery?: Iterable<{ error?: string; dead: number }>;
+  /** A file source's run: each file's own run (none for a duplicate); the exit code is the worst of them all. */
+  files?: Iterable<Pick<Outcome, "status" | "error">>;
+}
+
+/** Exit codes from the least to the most serious: a command of several runs exits with its worst. */
+const EXIT_SEVERITY: readonly ExitCode[] = [
+  ExitCode.ok,
+  ExitCode.partial,
+  ExitCode.unavailable,
+  ExitCode.refused,
+  ExitCode.config,
+  ExitCode.internal,
+];
+
+/** The most serious of some exit codes (0 for none). */
+export function worstExitCode(codes: Iterable<ExitCode>): ExitCode {
+  let worst: ExitCode = ExitCode.ok;
+  for (const code of codes) if (EXIT_SEVERITY.indexOf(code) > EXIT_SEVERITY.indexOf(worst)) worst = code;
+  return worst;
 }
 
 /**
  * The exit code of a run or a delivery: 3 refused by a guard; a failed run by its error's class
- * (exitCodeFor); 4 a destination left unavailable; 1 records rejected or dead-lettered; else 0.
+ * (exitCodeFor); 4 a destination left unavailable; 1 records rejected or dead-lettered; else 0. A file
+ * source's run exits with the worst of that and each file's own (worstExitCode).
  */
 export function exitCodeOf(outcome: Outcome): ExitCode {
+  const files = [...(outcome.files ?? [])].map((f) => runExitCode(f));
+  return worstExitCode([runExitCode(outcome), ...files]);
+}
+
+function runExitCode(outcome: Outcome): ExitCode {
   if (outcome.status === "refused") return ExitCode.refused;
   if (outcome.status === "failed") return exitCodeFor(outcome.error);
   const delivery = [...(outcome.delivery ?? [])];

@@ -3,13 +3,20 @@ import type { Command } from "commander";
 import { getJob, type LoadedJob } from "../config/load.ts";
 import { type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { exitCodeOf } from "../errors.ts";
-import { type RunResult, runJob } from "../runner/run-job.ts";
+import { type FileRunResult, type RunResult, runJob } from "../runner/run-job.ts";
+import type { RejectRow } from "../state/run-rejects.repo.ts";
 import { type CommandContext, createDestinations, type GlobalOptions, openContext } from "./context.ts";
 import { deliveryLine, errorCode, errorLine, Progress, printJson, SAMPLE } from "./output.ts";
 
-function summarize(result: RunResult): string {
+function summarize(result: Pick<RunResult, "runId" | "job" | "status" | "counts">): string {
   const c = result.counts;
   return `run ${result.runId ?? "(dry)"} of ${result.job}: ${result.status}. read ${c.read} = unchanged ${c.unchanged} + changed ${c.changed} + rejected ${c.rejected} + filtered ${c.filtered}; deleted ${c.deleted}, conflicts opened ${c.conflicts}, outbox rows ${c.outbox}`;
+}
+
+/** Whether the run left anything to deliver: a run that went through, or any file of a file source's run applied. */
+function applied(result: RunResult): boolean {
+  if (result.status !== "failed" && result.status !== "refused") return true;
+  return (result.files ?? []).some((f) => f.outcome === "applied" || f.outcome === "partial");
 }
 
 interface RunCommandOptions {
@@ -44,7 +51,8 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
     });
     progress.done();
     let tallies = new Map<string, DeliveryTally>();
-    if (opts.deliver && result.status !== "failed" && result.status !== "refused") {
+    // Each file of a file source is a run of its own: those applied are delivered even when another failed.
+    if (opts.deliver && applied(result)) {
       tallies = await deliverJob(ctx, job, controller.signal, progress);
       progress.done();
     }
@@ -53,12 +61,14 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
         ...result,
         error: result.error ? String(result.error.message) : undefined,
         errorCode: errorCode(result.error),
+        files: result.files?.map((f) => ({ ...f, error: f.error?.message, errorCode: errorCode(f.error) })),
         delivery: Object.fromEntries(tallies),
       });
     } else {
       printRun(result, tallies);
     }
-    process.exitCode = exitCodeOf({ status: result.status, error: result.error, delivery: tallies.values() });
+    const files = result.files?.map((f) => ({ status: f.status, error: f.error }));
+    process.exitCode = exitCodeOf({ status: result.status, error: result.error, delivery: tallies.values(), ...(files ? { files } : {}) });
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
@@ -87,19 +97,48 @@ function deliverJob(ctx: CommandContext, job: LoadedJob, signal: AbortSignal, pr
 }
 
 function printRun(result: RunResult, tallies: Map<string, DeliveryTally>) {
-  process.stdout.write(`${summarize(result)}\n`);
-  if (result.files?.length === 0) process.stdout.write("  no file waiting\n");
-  for (const f of result.files ?? []) {
-    process.stdout.write(
-      `  file ${f.name}: ${f.outcome}${f.runId ? ` (run ${f.runId})` : ""}, ${f.report.read} lines: accepted ${f.report.accepted}, rejected ${f.report.rejected} -> ${f.movedTo} (+ .report.csv)${f.reason ? `\n    ${f.reason}` : ""}\n`,
-    );
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (result.files && result.files.length > 0) {
+    for (const f of result.files) printFile(result.job, f, out);
+    if (result.files.length > 1) out(filesLine(result.files));
+    // What stopped the run between files (a folder gone, a server down) belongs to no file.
+    if (result.error && !result.files.some((f) => f.error === result.error)) out(`error: ${errorLine(result.error)}`);
+  } else if (result.files) {
+    out(`${result.job}: ${result.error ? "failed before taking a file" : "no file waiting"}`);
+    if (result.error) out(`  error: ${errorLine(result.error)}`);
+  } else {
+    out(summarize(result));
+    if (result.error) out(`  error: ${errorLine(result.error)}`);
+    printRejects(result.rejects, result.counts.rejected, result.runId, out);
   }
-  if (result.error) process.stdout.write(`  error: ${errorLine(result.error)}\n`);
-  for (const r of result.rejects.slice(0, SAMPLE))
-    process.stdout.write(`  rejected line ${r.line}${r.key ? ` (key ${r.key})` : ""}: ${r.reason}\n`);
-  if (result.counts.rejected > SAMPLE)
-    process.stdout.write(`  … ${result.counts.rejected - SAMPLE} more: ferry runs ${result.runId}\n`);
-  for (const [d, t] of tallies) {
-    process.stdout.write(deliveryLine(d, t));
-  }
+  for (const [d, t] of tallies) process.stdout.write(deliveryLine(d, t));
+}
+
+/** A file of a file source's run: its own run's line (a duplicate has none), where it went, why, its rejects. */
+function printFile(job: string, f: FileRunResult, out: (line: string) => void) {
+  if (f.status) out(summarize({ runId: f.runId, job, status: f.status, counts: f.counts }));
+  const run = f.runId ? ` (run ${f.runId})` : "";
+  out(
+    f.outcome === "returned"
+      ? `  file ${f.name}: returned${run}, nothing of it applied -> ${f.movedTo}`
+      : `  file ${f.name}: ${f.outcome}${run}, ${f.report.read} lines: accepted ${f.report.accepted}, rejected ${f.report.rejected} -> ${f.movedTo} (+ .report.csv)`,
+  );
+  if (f.error) out(`  error: ${errorLine(f.error)}`);
+  else if (f.reason) out(`    ${f.reason}`);
+  printRejects(f.rejects ?? [], f.counts.rejected, f.runId, out);
+}
+
+function printRejects(rejects: RejectRow[], count: number, runId: number | null, out: (line: string) => void) {
+  for (const r of rejects.slice(0, SAMPLE)) out(`  rejected line ${r.line}${r.key ? ` (key ${r.key})` : ""}: ${r.reason}`);
+  if (count > SAMPLE) out(`  … ${count - SAMPLE} more: ferry runs ${runId}`);
+}
+
+/** The files of a run, counted by outcome: `3 files: 2 applied, 1 failed`. */
+function filesLine(files: FileRunResult[]): string {
+  const order: FileRunResult["outcome"][] = ["applied", "partial", "duplicate", "returned", "failed"];
+  const counted = order
+    .map((o) => [o, files.filter((f) => f.outcome === o).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([o, n]) => `${n} ${o}`);
+  return `${files.length} files: ${counted.join(", ")}`;
 }

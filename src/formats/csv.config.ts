@@ -20,6 +20,53 @@ const char = (what: string): z.ZodString =>
     message: `${what} cannot be a line break`,
   });
 
+const recordType = z.string().trim().min(1);
+
+/**
+ * `records:`, for files whose lines carry a record type in one field, as legacy exports write header,
+ * detail and trailer lines (the CSV counterpart of a fixed-width file's record_types).
+ */
+export const csvRecordsSchema = z
+  .strictObject({
+    type_field: z
+      .number()
+      .int()
+      .min(1)
+      .describe("The field holding each line's record type, 1-based (the same position on every line). Its value is compared trimmed."),
+    skip: z
+      .array(recordType)
+      .min(1)
+      .optional()
+      .describe("Record types read past, wherever they are (before the column names too): a file header record, batch lines."),
+    detail: z
+      .array(recordType)
+      .min(1)
+      .optional()
+      .describe("The record types that are records. A line of any other type (not skipped, not the trailer) is rejected. Default: every line that is not skipped or the trailer is a record, for files whose records carry no type of their own (the field holds a key)."),
+    trailer: z
+      .strictObject({
+        type: recordType.describe("The trailer's record type, e.g. T."),
+        count_field: z.number().int().min(1).describe("The field holding the number of records (detail lines) the file holds, 1-based."),
+      })
+      .optional()
+      .describe("The trailer: the file's last line, saying how many records the file holds. The count is checked; a file whose trailer is missing, or disagrees, fails whole."),
+  })
+  .superRefine((r, ctx) => {
+    const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: "custom", path, message });
+    if (!r.skip && !r.detail && !r.trailer) issue([], "give at least one of skip, detail or trailer");
+    for (const t of r.skip ?? []) if (r.detail?.includes(t)) issue(["skip"], `"${t}" is both a detail type and a type to skip`);
+    if (r.trailer) {
+      const { type } = r.trailer;
+      if (r.skip?.includes(type)) issue(["trailer", "type"], `"${type}" is both the trailer's type and a type to skip`);
+      if (r.detail?.includes(type)) issue(["trailer", "type"], `"${type}" is both the trailer's type and a detail type`);
+      if (r.trailer.count_field === r.type_field) {
+        issue(["trailer", "count_field"], `the count cannot be in the record type's field (${r.type_field})`);
+      }
+    }
+  });
+
+export type CsvRecords = z.output<typeof csvRecordsSchema>;
+
 export const csvFormatSchema = z
   .strictObject({
     format: z.literal("csv").describe("The file is CSV: delimited fields, optionally quoted."),
@@ -69,6 +116,9 @@ export const csvFormatSchema = z
     comment: char("comment")
       .optional()
       .describe("Lines starting with this character are skipped (they still count in line numbers). Elsewhere in a line it is an ordinary character."),
+    records: csvRecordsSchema
+      .optional()
+      .describe("For files whose lines carry a record type (header, detail, trailer records): where it is, which types to read past, which are records, and the trailer whose count is checked."),
   })
   .superRefine((spec, ctx) => {
     const issue = (path: string, message: string): void => ctx.addIssue({ code: "custom", path: [path], message });

@@ -281,3 +281,74 @@ describe("readCsv", () => {
     assert.ok(produced < 1000, `read ${produced} chunks for 250 records`);
   });
 });
+
+describe("readCsv with record types (records:)", () => {
+  const header = "Customer #,First name,E-mail,Phone\n";
+  const trailerOnly = { records: { type_field: 1, trailer: { type: "T", count_field: 2 } } };
+
+  it("recognises a trailer padded to the full width by its record type, and checks its count", async () => {
+    const text = `${header}C1,Ann,a@x.org,\nC2,Bob,b@x.org,\nT,000002,,\n`;
+    assert.deepEqual(await read(text, trailerOnly), [
+      ["Customer #", "First name", "E-mail", "Phone"],
+      [2, { "Customer #": "C1", "First name": "Ann", "E-mail": "a@x.org", Phone: "" }],
+      [3, { "Customer #": "C2", "First name": "Bob", "E-mail": "b@x.org", Phone: "" }],
+    ]);
+    // A short trailer is a trailer too, not a record with the wrong number of fields.
+    assert.deepEqual((await read(`${header}C1,Ann,a@x.org,\nT,1\n`, trailerOnly)).length, 2);
+    // Without records:, the same line is a customer "T": what the setting is for.
+    assert.deepEqual((await read(text)).at(-1), [4, { "Customer #": "T", "First name": "000002", "E-mail": "", Phone: "" }]);
+  });
+
+  it("fails the file when the trailer's count disagrees, is missing, is not a number, or lines follow it", async () => {
+    const count = await failure(`${header}C1,Ann,a@x.org,\nC2,Bob,b@x.org,\nC3,Cy,c@x.org,\nT,000002,,\n`, trailerOnly);
+    assert.equal(count.code, "SOURCE_CSV_TRAILER_COUNT");
+    assert.equal(
+      count.message,
+      "in.csv: the trailer on line 5 says the file holds 2 records; it holds 3: the file is incomplete or altered; nothing was applied",
+    );
+    assert.deepEqual(count.details, { line: 5, expected: 2, actual: 3, unknown: 0 });
+    const missing = await failure(`${header}C1,Ann,a@x.org,\n`, trailerOnly);
+    assert.equal(missing.code, "SOURCE_CSV_NO_TRAILER");
+    assert.equal(
+      missing.message,
+      "in.csv: the file has no trailer (a line whose field 1 is \"T\"): it may be truncated (an export still running, a transfer cut short); nothing was applied",
+    );
+    const bad = await failure(`${header}C1,Ann,a@x.org,\nT,two,,\n`, trailerOnly);
+    assert.equal(bad.code, "SOURCE_CSV_BAD_TRAILER");
+    assert.equal(bad.message, "in.csv: the trailer on line 3 holds \"two\" in field 2, where the number of records should be; nothing was applied");
+    const after = await failure(`${header}C1,Ann,a@x.org,\nT,1,,\nC2,Bob,b@x.org,\n`, trailerOnly);
+    assert.equal(after.code, "SOURCE_CSV_AFTER_TRAILER");
+    assert.equal(after.message, "in.csv: line 4 comes after the trailer on line 3, which ends the file; nothing was applied");
+  });
+
+  it("skips header records (before or after the column names), reads detail types only, and counts them", async () => {
+    const records = { type_field: 1, skip: ["H", "B"], detail: ["D"], trailer: { type: "T", count_field: 2 } };
+    const text = "H,20261121,FIELD\ntype,id,email\nB,1\nD,C1,a@x.org\nX,C9,x@x.org\nD,C2\nT,2\n";
+    assert.deepEqual(await read(text, { records }), [
+      ["type", "id", "email"],
+      [4, { type: "D", id: "C1", email: "a@x.org" }],
+      [5, "DATA_CSV_UNKNOWN_RECORD_TYPE"],
+      [6, "DATA_CSV_FIELD_COUNT"],
+    ]);
+    const [, , unknown] = await items(chunks(text), spec({ records }));
+    assert.ok(unknown?.kind === "reject");
+    assert.equal(unknown.error.message, "in.csv: line 5 is of record type \"X\" (field 1), which the job does not name; expected \"D\", or \"H\", \"B\" (read past), or \"T\" (the trailer)");
+    const strays = await failure(text.replace("T,2", "T,3"), { records });
+    assert.match(strays.message, /the trailer on line 7 says the file holds 3 records; it holds 2 \(and 1 line of no known record type\)/);
+    const headerless = { header: false, columns: ["type", "id"], records: { type_field: 1, skip: ["H"], trailer: { type: "T", count_field: 2 } } };
+    assert.deepEqual(await read("H,x\n D ,1\nT,1\n", headerless), [["type", "id"], [2, { type: " D ", id: "1" }]]);
+    assert.deepEqual(await read("H,x\nT,0\n", headerless), [["type", "id"]], "a trailer saying 0: an empty delivery, not an empty file");
+  });
+
+  it("refuses records settings that contradict themselves", () => {
+    assert.deepEqual(configIssues({ records: { type_field: 1, skip: ["T"], trailer: { type: "T", count_field: 2 } } }), [
+      "records.trailer.type: \"T\" is both the trailer's type and a type to skip",
+    ]);
+    assert.deepEqual(configIssues({ records: { type_field: 2, detail: ["D"], trailer: { type: "D", count_field: 2 } } }), [
+      "records.trailer.type: \"D\" is both the trailer's type and a detail type",
+      "records.trailer.count_field: the count cannot be in the record type's field (2)",
+    ]);
+    assert.deepEqual(configIssues({ records: { type_field: 1 } }), ["records: give at least one of skip, detail or trailer"]);
+    assert.deepEqual(configIssues({ records: { type_field: 1, detail: ["D"], skip: ["D"] } }), ["records.skip: \"D\" is both a detail type and a type to skip"]);
+  });
+});

@@ -24,6 +24,7 @@ import type { Transform } from "node:stream";
 import { CsvError, type InfoRecord, type Options, type Parser, parse } from "csv-parse";
 import { ConfigError, DataError, type FatalCode, FatalError } from "../errors.ts";
 import { type CsvSpec, normalizeHeader } from "./csv.config.ts";
+import { CsvRecordTypes } from "./csv-records.ts";
 import { decodeText } from "./decode.ts";
 
 export { type CsvSpec, csvFormatSchema } from "./csv.config.ts";
@@ -98,6 +99,7 @@ export async function* readCsvChunks(
 
   const lines = new LineCounter(spec.comment !== undefined, spec.skip_empty_lines);
   const parser = csvParser(spec, lines);
+  const types = spec.records ? new CsvRecordTypes(spec.records, where) : null;
 
   let started = false;
   try {
@@ -105,6 +107,8 @@ export async function* readCsvChunks(
       const items: CsvItem[] = [];
       for (const { line, fields } of rows) {
         if (spec.skip_empty_lines && isBlank(fields)) continue;
+        const kind = types?.classify(fields, line, columns !== null) ?? "record";
+        if (kind === "skip" || kind === "trailer") continue;
         if (!started) {
           started = true;
           if (columns === null) {
@@ -116,6 +120,10 @@ export async function* readCsvChunks(
             continue;
           }
           items.push({ kind: "header", columns: columns.map((c) => c.key) });
+        }
+        if (kind !== "record") {
+          items.push({ kind: "reject", line, error: kind });
+          continue;
         }
         if (fields.length !== width) {
           const message = `${where}line ${line} has ${fields.length} field${fields.length === 1 ? "" : "s"}; ${widthIs}: `
@@ -135,7 +143,12 @@ export async function* readCsvChunks(
   } finally {
     parser.destroy();
   }
-  if (!started) throw emptyFile(spec, where);
+  if (!started) {
+    // A headerless file whose trailer says it holds no record: an empty delivery, not an empty file.
+    if (!(types?.trailerRead && columns)) throw emptyFile(spec, where);
+    yield [{ kind: "header", columns: columns.map((c) => c.key) }];
+  }
+  types?.finish();
 }
 
 /** The header names' table and a headerless file's columns; the input is released when either is wrong. */

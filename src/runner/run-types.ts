@@ -45,4 +45,9 @@ export interface FileRunResult {
   /** Lines of the report: accepted + rejected = read. */
   report: { read: number; accepted: number; rejected: number };
   reason?: string;
+  /** How the file's own run ended (none for a duplicate, which has no run), and what stopped it. */
+  status?: RunResult["status"];
+  error?: FerryError | Error;
+  /** The first rejected rows of the file's run. */
+  rejects?: RejectRow[];
 }

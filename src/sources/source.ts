@@ -3,7 +3,7 @@
  * engine's pace is the source's pace and memory depends on the batch size, never on the table or file.
  */
 import type { ProjectDeclarations, SourceSpec, SyncMode } from "../config/connector.ts";
-import type { DataError } from "../errors.ts";
+import type { DataError, FerryError } from "../errors.ts";
 import type { EachFile } from "../files/each-file.ts";
 import type { RunContext } from "../run-context.ts";
 
@@ -86,6 +86,19 @@ export interface IncomingFile {
   readonly reportPath: string;
   /** The file as a source of its own, with `commitUnit: "run"`. `onLine` hears of every line read. */
   open(onLine: (line: number, key: unknown) => void): Source;
+  /**
+   * Called once the file was read, before its run commits (and after a run that failed): whether the
+   * file is still what was taken, its size and time unchanged. When it is not (a writer still at work),
+   * returns the error to stop its run with (SOURCE_FILE_CHANGED, saying where the file goes back to);
+   * the run is rolled back and `putBack` is called instead of `settle`. Null when unchanged.
+   */
+  changed(): Promise<FerryError | null>;
+  /**
+   * Puts back a file that changed while it was read, nothing of it applied, to be taken again once
+   * complete (into the folder it was dropped in; an SFTP file is left on the server). Returns where it
+   * is, for the run's summary.
+   */
+  putBack(): Promise<string>;
   /**
    * Called once, when what became of the file is known: moves it (with its report) to archive/ when it
    * was applied or recognised as a duplicate, to failed/ when it was not; SFTP sources then apply their

@@ -7,7 +7,8 @@
 import type { AppliedFile, FileHistory } from "../files/each-file.ts";
 import type { Db } from "./store.ts";
 
-export type FileOutcome = "applied" | "partial" | "failed" | "duplicate";
+/** `returned`: the file changed while it was read and was put back, nothing of it applied. */
+export type FileOutcome = "applied" | "partial" | "failed" | "duplicate" | "returned";
 
 export interface FileEntry {
   job: string;
@@ -61,9 +62,11 @@ export async function fileHistory(db: Db, job: string, hash: string): Promise<Fi
  * name (SFTP), whatever became of it, and is still on the server: then it is not downloaded again (a file
  * that failed is not taken again until it changes). A file listed after its post-action moved or deleted
  * it, or after another file of that name was taken, is a new upload, even with the same size and time.
+ * A file put back (it changed while it was read) was not taken.
  */
 export async function seenRemote(db: Db, job: string, name: string, size: number, mtime: string): Promise<boolean> {
-  const row = (await db("files").where({ job, name }).orderBy("id", "desc").first("size", "mtime", "removed_at")) as
+  const rows = db("files").where({ job, name }).whereNot({ outcome: "returned" });
+  const row = (await rows.orderBy("id", "desc").first("size", "mtime", "removed_at")) as
     | { size: number | string; mtime: string | null; removed_at: string | null }
     | undefined;
   return row !== undefined && Number(row.size) === size && row.mtime === mtime && row.removed_at === null;

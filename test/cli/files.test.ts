@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { type CliProject, createCliProject, FIELD_CSV, ferry, shown } from "./project.ts";
+import { startHubSpotEmulator } from "../../fixtures/hubspot-emulator/emulator.ts";
+import { type CliProject, createCliProject, FIELD_CSV, ferry, shown, TOKEN } from "./project.ts";
 
 const DROPS_JOB = `source:
   type: folder
@@ -30,6 +31,9 @@ as: field
 deletes: { policy: propagate, max_share: 0.5 }
 `;
 
+/** Files of changes, delivered to the emulator. */
+const BATCH_JOB = DROPS_JOB.replace("path: drop", "path: batch");
+
 const list = (...keys: string[]) => ["Customer #,E-mail,Phone", ...keys.map((k) => `${k},${k.toLowerCase()}@field.example,+1 555 0000`), ""].join("\n");
 
 let project: CliProject;
@@ -37,7 +41,7 @@ const env = { HUBSPOT_BASE_URL: "http://127.0.0.1:9", HUBSPOT_TOKEN: "test-token
 
 before(() => {
   project = createCliProject({
-    files: { "jobs/drops.yaml": DROPS_JOB, "drop/field.csv": FIELD_CSV, "jobs/lists.yaml": LISTS_JOB, "lists/.keep": "" },
+    files: { "jobs/drops.yaml": DROPS_JOB, "drop/field.csv": FIELD_CSV, "jobs/lists.yaml": LISTS_JOB, "lists/.keep": "", "jobs/batch.yaml": BATCH_JOB, "batch/.keep": "" },
   });
 });
 after(() => project.cleanup());
@@ -97,4 +101,53 @@ test("full lists: run says why an older list is applied again, and runs shows ea
       ["mon.csv", "applied", null],
     ],
   );
+});
+
+test("a file that fails holds back none applied before it: each is delivered and summed up on its own, the exit code the worst", async () => {
+  const emulator = await startHubSpotEmulator({ token: TOKEN, uniqueProperties: { contacts: ["customer_no"] } });
+  try {
+    const live = { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_TOKEN: TOKEN };
+    const drop = (name: string, text: string) => writeFileSync(path.join(project.dir, "batch", name), text);
+    const broken = `${list("K20")}K21,"unclosed,k21@field.example,+1 555 0000\n`;
+    drop("a.csv", list("K10", "K11"));
+    drop("b.csv", broken);
+    const run = await ferry(project.dir, ["run", "batch"], live);
+    assert.equal(run.code, 3, shown(run));
+    // Each file under its own run's line, with its own counts and error: nothing summed across them.
+    const applied = new RegExp(
+      String.raw`^run (\d+) of batch: succeeded\. read 2 = unchanged 0 \+ changed 2 \+ rejected 0 \+ filtered 0.*\n {2}`
+      + String.raw`file a\.csv: applied \(run \1\), 2 lines`,
+      "m",
+    );
+    assert.match(run.stdout, applied);
+    const failed = new RegExp(
+      String.raw`^run (\d+) of batch: failed\. read \d+ = .*\n {2}file b\.csv: failed \(run \1\), .*\n {2}`
+      + String.raw`error: b\.csv: line 3: .*\[SOURCE_CSV_UNPARSABLE\]$`,
+      "m",
+    );
+    assert.match(run.stdout, failed);
+    assert.match(run.stdout, /^2 files: 1 applied, 1 failed$/m);
+    // The outbox also holds what the earlier runs of this project (--no-deliver) left: sent along.
+    assert.match(run.stdout, /^delivery to hubspot: created \d+, updated 0, deleted 0, failed 0, still pending 0$/m);
+    const delivered = () => emulator.records("contacts").map((r) => String(r.properties.customer_no)).filter((k) => /^K1\d$/.test(k)).sort();
+    assert.deepEqual(delivered(), ["K10", "K11"], "a.csv is delivered by the run that applied it");
+
+    drop("c.csv", list("K12"));
+    drop("d.csv", broken);
+    const json = await ferry(project.dir, ["--json", "run", "batch"], live);
+    assert.equal(json.code, 3, shown(json));
+    const out = JSON.parse(json.stdout) as {
+      status: string;
+      files: { name: string; outcome: string; status?: string; errorCode?: string; runId: number | null }[];
+      delivery: Record<string, { created: number }>;
+    };
+    assert.deepEqual(
+      out.files.map((f) => [f.name, f.outcome, f.status, f.errorCode]),
+      [["c.csv", "applied", "succeeded", undefined], ["d.csv", "failed", "failed", "SOURCE_CSV_UNPARSABLE"]],
+    );
+    assert.equal(out.delivery.hubspot?.created, 1, "only c.csv was left to deliver");
+    assert.deepEqual(delivered(), ["K10", "K11", "K12"]);
+  } finally {
+    await emulator.close();
+  }
 });

@@ -4,10 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { parse } from "csv-parse/sync";
+import type { FerryError } from "../../src/errors.ts";
 import { createTestProject, type TestProject } from "../support/project.ts";
 import { customerMapping, fieldTeamCsv } from "../support/customers.ts";
 
@@ -211,6 +212,87 @@ describe("folder source", () => {
     const marked = await p.run("drops");
     assert.equal(marked.files?.[0]?.outcome, "applied");
     assert.equal(existsSync(path.join(p.dir, "drop", "waiting.csv.done")), false, "the marker is removed");
+  });
+
+  test("a trailer padded to the full width is known by its record type, not taken for a customer; its count is checked", async () => {
+    const records = { type_field: 1, trailer: { type: "T", count_field: 2 } };
+    p.writeFile("jobs/drops.yaml", folderJob(undefined, { source: { ...folderJob().source, format: { format: "csv", records } } }));
+    p.reload();
+    drop("with-trailer.csv", fieldTeamCsv([...rows(2), "T,000002,,"]));
+    const result = await p.run("drops");
+    const [file] = result.files!;
+    assert.equal(file!.outcome, "applied", file!.reason ?? result.error?.message ?? "");
+    assert.deepEqual(file!.report, { read: 2, accepted: 2, rejected: 0 });
+    assert.equal(await p.store.knex("golden").where({ key: "T" }).first(), undefined, "no customer T");
+
+    drop("short.csv", fieldTeamCsv([...rows(3, 10), "T,000002,,"]));
+    const short = await p.run("drops");
+    assert.equal(short.files?.[0]?.outcome, "failed");
+    assert.match(short.files?.[0]?.reason ?? "", /short\.csv: the trailer on line 5 says the file holds 2 records; it holds 3: the file is incomplete or altered/);
+    assert.equal((short.error as { code?: string } | undefined)?.code, "SOURCE_CSV_TRAILER_COUNT");
+    assert.deepEqual(inFolder("failed"), ["short.csv", "short.csv.report.csv"]);
+  });
+
+  test("a file that changes while it is read is put back, nothing of it applied, and applied whole once complete", async () => {
+    // A writer that keeps the file open and appends a row now and then, pausing longer than stable_for:
+    // its appends follow the file wherever Ferry moves it.
+    const writer = openSync(path.join(p.dir, "drop", "slow.csv"), "a");
+    const row = (n: number) => `C${String(n).padStart(4, "0")},First${n},c${n}@field.example,\r\n`;
+    try {
+      writeSync(writer, fieldTeamCsv(rows(2)));
+      const before = await p.tableCounts();
+      let appended = false;
+      const first = await p.run("drops", {
+        // The first batch has been read: the file is in processing/, its read not finished. The writer writes.
+        onProgress: () => {
+          if (!appended) writeSync(writer, row(3));
+          appended = true;
+        },
+      });
+      assert.ok(appended, "the writer wrote while the file was read");
+      const [file] = first.files!;
+      assert.equal(file!.outcome, "returned", file!.reason ?? first.error?.message ?? "");
+      assert.equal(file!.movedTo, path.join("drop", "slow.csv"));
+      assert.match(file!.reason ?? "", /^slow\.csv changed while it was read \(\d+ bytes when taken, \d+ now\): nothing of it was applied; it is back in the folder, to be taken again once complete/);
+      assert.equal((first.error as FerryError | undefined)?.code, "SOURCE_FILE_CHANGED");
+      assert.deepEqual([inFolder("processing"), inFolder("archive"), inFolder("failed")], [[], [], []]);
+      assert.ok(existsSync(path.join(p.dir, "drop", "slow.csv")), "back where it was dropped");
+      const after = await p.tableCounts();
+      assert.deepEqual({ ...after, runs: 0, files: 0 }, { ...before, runs: 0, files: 0 }, "nothing of it was applied");
+      const ledger = await p.store.knex("files").select("name", "outcome", "run_id");
+      assert.deepEqual(ledger, [{ name: "slow.csv", outcome: "returned", run_id: file!.runId }]);
+      assert.equal((await p.runRow(file!.runId)).status, "failed");
+      writeSync(writer, row(4) + row(5));
+    } finally {
+      closeSync(writer);
+    }
+    const second = await p.run("drops");
+    const [file] = second.files!;
+    assert.equal(file!.outcome, "applied", file!.reason ?? second.error?.message ?? "");
+    assert.deepEqual(file!.report, { read: 5, accepted: 5, rejected: 0 });
+    await p.deliver();
+    assert.equal(p.emulator.records("contacts").length, 5, "every row the writer wrote");
+  });
+
+  test("a file that cannot be parsed because its writer is not done (a quote not closed yet) is put back, not failed", async () => {
+    const writer = openSync(path.join(p.dir, "drop", "half.csv"), "a");
+    try {
+      writeSync(writer, `${fieldTeamCsv(rows(2))}C0003,"Thi`);
+      let appended = false;
+      const first = await p.run("drops", {
+        onProgress: () => {
+          if (!appended) writeSync(writer, "rd\",c3@field.example,\r\n");
+          appended = true;
+        },
+      });
+      assert.ok(appended);
+      assert.equal(first.files?.[0]?.outcome, "returned", first.files?.[0]?.reason ?? "");
+      assert.deepEqual(inFolder("failed"), []);
+    } finally {
+      closeSync(writer);
+    }
+    const second = await p.run("drops");
+    assert.deepEqual(second.files?.[0]?.report, { read: 3, accepted: 3, rejected: 0 });
   });
 
   test("a dry run reads waiting files where they are and moves nothing", async () => {

@@ -4,7 +4,7 @@
  * transfers retried by the next run.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { ConfigError } from "../../src/errors.ts";
@@ -206,6 +206,31 @@ describe("sftp source, in-process server", () => {
       clearInterval(grow);
     }
     assert.equal((await p.run("partner")).files?.[0]?.outcome, "applied");
+  });
+
+  test("a file that changes on the server while it is read is left there, nothing of it applied, and taken whole once complete", async () => {
+    remote("appended.csv", fieldTeamCsv(rows(2)));
+    const file = path.join(server.root, "out", "appended.csv");
+    let appended = false;
+    const first = await p.run("partner", {
+      // The downloaded copy is being read; the partner's writer appends to the file on the server.
+      onProgress: () => {
+        if (!appended) appendFileSync(file, "C0003,F3,c3@x.example,\r\n");
+        appended = true;
+      },
+    });
+    assert.ok(appended);
+    const [taken] = first.files!;
+    assert.equal(taken!.outcome, "returned", taken!.reason ?? first.error?.message ?? "");
+    assert.match(taken!.reason ?? "", /\/out\/appended\.csv changed while it was read \(\d+ bytes when listed, \d+ now\): nothing of it was applied; it is left on the server/);
+    assert.equal((first.error as { code?: string }).code, "SOURCE_FILE_CHANGED");
+    assert.ok(existsSync(file), "left on the server, not moved");
+    assert.equal(await p.store.knex("golden").count({ n: "*" }).first().then((r) => Number(r!.n)), 0, "nothing applied");
+
+    const second = await p.run("partner");
+    assert.equal(second.files?.[0]?.outcome, "applied", second.files?.[0]?.reason ?? second.error?.message ?? "");
+    assert.equal(second.counts.changed, 3);
+    assert.deepEqual(readdirSync(path.join(server.root, "out", "done")), ["appended.csv"]);
   });
 
   test("a wrong password is a configuration error", async () => {

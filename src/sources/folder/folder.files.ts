@@ -3,15 +3,16 @@
  * time (files a stopped run left there first), or, for a dry run, read where they are with nothing moved.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { lstat, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileSource } from "../../files/file-source.ts";
 import { settleFile, sha256 } from "../../files/lifecycle.ts";
+import { TransientError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { FilesOptions, IncomingFile } from "../source.ts";
 import type { FolderSourceConfig } from "./folder.config.ts";
-import { type Candidate, checkRoot, ensureFolders, markedOnes, refuse, scan, stableOnes, take } from "./inbox.ts";
+import { type Candidate, checkRoot, ensureFolders, markedOnes, refuse, returnToRoot, scan, stableOnes, take } from "./inbox.ts";
 
 /** A folder source's settings, as its factory worked them out from the job and the run's context. */
 export interface WatchedFolder {
@@ -64,7 +65,7 @@ async function* peek(folder: WatchedFolder, signal: AbortSignal): AsyncGenerator
   try {
     for (const f of ready) {
       const file = incoming(folder, f.path, f, await sha256(f.path));
-      yield { ...file, reportPath: path.join(scratch, `${f.name}.report.csv`), settle: async () => "" };
+      yield { ...file, reportPath: path.join(scratch, `${f.name}.report.csv`), settle: async () => "", changed: async () => null };
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -87,6 +88,12 @@ function incoming(folder: WatchedFolder, file: string, found: Candidate, hash: s
     hash,
     reportPath,
     open: (onLine) => fileSource(file, config.format, { name, describe: `folder ${config.path}: ${name}`, onLine }),
+    changed: () => changedSince(folder, file, found),
+    putBack: async () => {
+      const back = await returnToRoot(root, file, name);
+      log.warn({ file: name, to: path.relative(root, back) }, "file put back: it changed while it was read");
+      return path.relative(folder.baseDir, back);
+    },
     settle: async (outcome) => {
       const where = outcome === "failed" ? "failed" : "archive";
       const report = existsSync(reportPath) ? reportPath : null;
@@ -95,4 +102,28 @@ function incoming(folder: WatchedFolder, file: string, found: Candidate, hash: s
       return path.relative(folder.baseDir, target);
     },
   };
+}
+
+/**
+ * Whether the file at `file` changed since it was found as `found` (its size and time then, checked
+ * stable before it was taken): a writer that keeps the file open follows it into processing/. Null when
+ * it did not (or is gone, which its settling will say).
+ *
+ * Whether another process still holds the file open is not asked: /proc/<pid>/fd shows only this user's
+ * processes (not a file server's, nor a container's), and a reader that keeps a file open (a spreadsheet,
+ * a virus scanner) is no writer, so the answer would hold files back or miss writers. Size and time are
+ * the check; writers that pause longer than stable_for should write a .done marker when they finish.
+ */
+async function changedSince(folder: WatchedFolder, file: string, found: Candidate): Promise<TransientError | null> {
+  const now = await lstat(file).catch(() => null);
+  if (!now || (now.size === found.size && now.mtimeMs === found.mtimeMs)) return null;
+  const how = now.size === found.size
+    ? `modified at ${new Date(found.mtimeMs).toISOString()} when taken, at ${new Date(now.mtimeMs).toISOString()} now`
+    : `${found.size} bytes when taken, ${now.size} now`;
+  const again = folder.marker ? `once ${found.name}.done is written again` : "once complete";
+  return new TransientError(
+    "SOURCE_FILE_CHANGED",
+    `${found.name} changed while it was read (${how}): nothing of it was applied; it is back in the folder, to be taken again ${again}`,
+    { details: { file: found.name, size: found.size, sizeNow: now.size } },
+  );
 }

@@ -6,7 +6,7 @@
  * followed), as is a file over the size limit.
  */
 import { type Dirent, existsSync, statSync } from "node:fs";
-import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { link, lstat, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError } from "../../errors.ts";
@@ -106,6 +106,29 @@ export async function take(root: string, file: Candidate, marker: boolean): Prom
   await rename(file.path, target);
   if (marker) await rm(`${file.path}.done`, { force: true });
   return target;
+}
+
+/**
+ * Moves a file taken into processing/ back into the root, where it is taken again once complete: under
+ * its name, or a free one when a file of that name was dropped since. A hard link makes the new name,
+ * so that a file dropped between the choice of the name and the move is never replaced (a rename
+ * would replace it); where the file system has no hard links, a rename does.
+ */
+export async function returnToRoot(root: string, file: string, name: string): Promise<string> {
+  for (;;) {
+    const target = path.join(root, await freeName(root, name));
+    try {
+      await link(file, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") continue;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw e;
+      await rename(file, target);
+      return target;
+    }
+    await unlink(file);
+    return target;
+  }
 }
 
 /** An entry refused unopened: moved (a link as a link) to failed/, with a report giving the reason. */

@@ -131,6 +131,18 @@ export class SftpSession {
     }
   }
 
+  /** A remote file's size and time now, as a listing gives them; null when it is gone. */
+  async stat(file: string): Promise<{ size: number; mtimeMs: number } | null> {
+    try {
+      const s = await this.#client.stat(file);
+      return { size: s.size, mtimeMs: s.modifyTime };
+    } catch (e) {
+      const error = classify(e, `reading the size and time of ${file}`, this.#server);
+      if (error.code === "SOURCE_SFTP_NOT_FOUND") return null;
+      throw error;
+    }
+  }
+
   /**
    * Downloads to `target` through `target.part`; fails when nothing arrives for `stallMs` or when the
    * local size differs from the remote one. Returns the content's SHA-256.

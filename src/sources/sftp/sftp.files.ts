@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { durationMs } from "../../config/duration.ts";
 import { fileSource } from "../../files/file-source.ts";
 import { settleFile } from "../../files/lifecycle.ts";
+import { TransientError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { FilesOptions, IncomingFile } from "../source.ts";
 import type { RemoteFile, SftpSession } from "./sftp.client.ts";
@@ -108,6 +109,13 @@ function downloaded(
     hash: copy.hash,
     reportPath,
     open: (onLine) => fileSource(target, config.format, { name: `${server}${remote.path}`, describe: `sftp ${server}${remote.path}`, onLine }),
+    changed: () => (copy.dryRun ? Promise.resolve(null) : changedOnServer(folder, session, remote)),
+    putBack: async () => {
+      await rm(target, { force: true });
+      await rm(reportPath, { force: true });
+      log.warn({ file: remote.name }, "file left on the server: it changed while it was read");
+      return `${server}${remote.path} (left on the server)`;
+    },
     settle: async (outcome) => {
       if (copy.dryRun) {
         await rm(target, { force: true });
@@ -123,4 +131,36 @@ function downloaded(
       return `${path.relative(folder.baseDir, kept)} (on the server: ${after})`;
     },
   };
+}
+
+/**
+ * Whether the remote file changed since it was listed (a writer still uploading or appending to it): its
+ * size and time now, asked of the server within transfer_timeout. A server that cannot say counts as a
+ * change: the file is left there for the next run rather than applied and moved unchecked. Null when it
+ * is unchanged (or gone, which the post-action will say).
+ */
+async function changedOnServer(folder: RemoteFolder, session: SftpSession, remote: RemoteFile): Promise<TransientError | null> {
+  const { server, config } = folder;
+  const where = `${server}${remote.path}`;
+  const then = `nothing of it was applied; it is left on the server, to be taken again once complete`;
+  const ms = durationMs(config.transfer_timeout);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  let now: Awaited<ReturnType<SftpSession["stat"]>>;
+  try {
+    now = await Promise.race([session.stat(remote.path), deadline]);
+  } catch (e) {
+    return new TransientError("SOURCE_FILE_CHANGED", `${where}: could not check that it did not change while it was read (${(e as Error).message}): ${then}`, {
+      cause: e,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!now || (now.size === remote.size && now.mtimeMs === remote.mtimeMs)) return null;
+  const how = now.size === remote.size ? "its time changed" : `${remote.size} bytes when listed, ${now.size} now`;
+  return new TransientError("SOURCE_FILE_CHANGED", `${where} changed while it was read (${how}): ${then}`, {
+    details: { file: remote.path, size: remote.size, sizeNow: now.size },
+  });
 }
