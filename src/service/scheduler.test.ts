@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
+import cron from "node-cron";
 import { type HubSpotEmulator, startHubSpotEmulator } from "../../fixtures/hubspot-emulator/emulator.ts";
 import {
   CLI,
@@ -15,9 +16,11 @@ import {
   createCliProject,
   exited,
   LEGACY_JOB,
+  lineOf,
   TOKEN,
 } from "../../test/cli/project.ts";
 import { createDestinations } from "../cli/context.ts";
+import { ConfigError } from "../errors.ts";
 import { loadProject } from "../project.ts";
 import { silentLogger } from "../log.ts";
 import type { RunResult } from "../runner/run-job.ts";
@@ -245,5 +248,68 @@ describe("ferry serve (child process)", () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe("a schedule that cannot be scheduled", () => {
+  let project: CliProject;
+  before(() => {
+    project = createCliProject({ customers: 10 });
+  });
+  after(() => project.cleanup());
+
+  test("startService refuses it with the job's file and line, and leaves nothing scheduled", async () => {
+    const job = `${LEGACY_JOB}schedule: "0 2 * * *"\n`;
+    project.write("jobs/legacy.yaml", job);
+    const loaded = loadProject(path.join(project.dir, "ferry.yaml"), {
+      HUBSPOT_BASE_URL: "http://127.0.0.1:9",
+      HUBSPOT_TOKEN: TOKEN,
+    });
+    // A project built past the loader (the loader refuses it): the service still says what is wrong.
+    loaded.jobs.get("legacy")!.config.schedule = "every minute";
+    const store = await openStateStore(loaded.config.state, loaded.dir);
+    const tasks = cron.getTasks().size;
+    const destinations = createDestinations(loaded, silentLogger);
+    try {
+      assert.throws(
+        () =>
+          startService({
+            project: loaded,
+            store,
+            destinations,
+            log: silentLogger,
+          }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.message.startsWith(`jobs/legacy.yaml:${lineOf(job, "schedule:")}:`) &&
+          /"every minute" is not a cron expression/.test(e.message),
+      );
+      assert.equal(cron.getTasks().size, tasks, "no task left scheduled");
+    } finally {
+      for (const d of destinations.values()) await d.close();
+      await store.close();
+    }
+  });
+
+  test("ferry serve with an invalid schedule exits 2 at once, naming the file and line", async () => {
+    const job = `${LEGACY_JOB}schedule: "every minute"\n`;
+    project.write("jobs/legacy.yaml", job);
+    const child = spawn(process.execPath, [CLI, "--config", project.dir, "serve"], {
+      cwd: project.dir,
+      env: childEnv({ HUBSPOT_BASE_URL: "http://127.0.0.1:9", HUBSPOT_TOKEN: TOKEN }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+      stderr += s;
+    });
+    child.stdout.resume();
+    const code = await exited(child, 30_000, "ferry serve with an invalid schedule");
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`jobs/legacy\\.yaml:${lineOf(job, "schedule:")}:\\d+ \\(schedule\\): "every minute" is not a cron expression`),
+    );
+    assert.doesNotMatch(stderr, /internal error/);
   });
 });

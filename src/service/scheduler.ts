@@ -4,11 +4,12 @@
  * whole), no new batch starts, and the state store is closed.
  */
 import cron, { type ScheduledTask } from "node-cron";
-import type { Project } from "../config/load.ts";
+import { locate, type Project } from "../config/load.ts";
+import { cronProblem } from "../config/schedule.ts";
 import { sleep } from "../sleep.ts";
 import { deliverAll } from "../delivery/deliver.ts";
 import type { Destination } from "../destinations/destination.ts";
-import { describeError } from "../errors.ts";
+import { ConfigError, describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { openSource, type RunResult, runJob } from "../runner/run-job.ts";
 import type { StateStore } from "../state/store.ts";
@@ -46,7 +47,13 @@ interface ServiceState {
   kickers: Map<string, () => void>;
 }
 
+/**
+ * Starts the service. Throws a ConfigError, having started nothing, when a job's schedule cannot be
+ * scheduled (the loader refuses such a project; this guards projects built past it); anything else that
+ * fails while starting stops what had started before it is thrown.
+ */
 export function startService(options: ServiceOptions): Service {
+  checkSchedules(options.project);
   const state: ServiceState = {
     options,
     controller: new AbortController(),
@@ -55,8 +62,15 @@ export function startService(options: ServiceOptions): Service {
     again: new Set(),
     kickers: new Map(),
   };
-  watchFolders(state);
-  const tasks = scheduleJobs(state);
+  const tasks: ScheduledTask[] = [];
+  try {
+    watchFolders(state);
+    scheduleJobs(state, tasks);
+  } catch (e) {
+    state.controller.abort(new Error("ferry could not start"));
+    for (const t of tasks) void Promise.resolve(t.destroy()).catch(() => {});
+    throw e;
+  }
   const loop = deliveryLoop(state);
   return {
     trigger: (name) => runNow(state, name),
@@ -138,9 +152,16 @@ function debouncedRun(state: ServiceState, name: string): () => void {
   };
 }
 
-function scheduleJobs(state: ServiceState): ScheduledTask[] {
+/** Every job's schedule is one node-cron can schedule, else a ConfigError naming the job's file and line. */
+function checkSchedules(project: Project) {
+  for (const job of project.jobs.values()) {
+    const problem = job.config.schedule === undefined ? undefined : cronProblem(job.config.schedule);
+    if (problem) throw new ConfigError("CONFIG_INVALID", problem, locate(project.dir, job.file, "schedule"));
+  }
+}
+
+function scheduleJobs(state: ServiceState, tasks: ScheduledTask[]) {
   const { project, log } = state.options;
-  const tasks: ScheduledTask[] = [];
   for (const [name, job] of project.jobs) {
     if (!job.config.schedule) continue;
     tasks.push(
@@ -154,7 +175,6 @@ function scheduleJobs(state: ServiceState): ScheduledTask[] {
     );
     log.info({ job: name, schedule: job.config.schedule }, "scheduled");
   }
-  return tasks;
 }
 
 /** Delivers what is due, again and again, until the service stops. */
