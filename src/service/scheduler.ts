@@ -1,7 +1,8 @@
 /**
- * `ferry serve`: each job on its cron schedule, never two runs of one job at once, a delivery loop that
- * retries what is due, and a clean stop on SIGTERM/SIGINT: the batch in flight commits (or rolls back
- * whole), no new batch starts, and the state store is closed.
+ * `ferry serve`: each job on its cron schedule, never two runs of one job at once (in this process, nor, by
+ * the job's run lease, in any other), a delivery loop that retries what is due, and a clean stop on
+ * SIGTERM/SIGINT: the batch in flight commits (or rolls back whole), no new batch starts, and the state
+ * store is closed.
  */
 import cron, { type ScheduledTask } from "node-cron";
 import { locate, type Project } from "../config/load.ts";
@@ -9,9 +10,10 @@ import { cronProblem } from "../config/schedule.ts";
 import { sleep } from "../sleep.ts";
 import { deliverAll } from "../delivery/deliver.ts";
 import type { Destination } from "../destinations/destination.ts";
-import { ConfigError, describeError } from "../errors.ts";
+import { ConfigError, describeError, FerryError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { openSource, type RunResult, runJob } from "../runner/run-job.ts";
+import { leaseExpiryMs, withRunLease } from "../runner/run-lease.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface ServiceOptions {
@@ -27,7 +29,10 @@ export interface ServiceOptions {
 }
 
 export interface Service {
-  /** Runs a job now unless it is already running; resolves when that run (and its delivery) ends. */
+  /**
+   * Runs a job now unless it is already running, here or in another process that holds its run lease;
+   * resolves when that run (and its delivery) ends.
+   */
   trigger(job: string): Promise<RunResult | "already-running">;
   stop(): Promise<void>;
   readonly running: ReadonlySet<string>;
@@ -103,10 +108,22 @@ async function runNow(state: ServiceState, name: string): Promise<RunResult | "a
   if (controller.signal.aborted) return "already-running";
   running.add(name);
   try {
-    const result = await track(state, runJob(project, job, store, { log, signal: controller.signal }));
-    state.options.onRun?.(result);
-    if (!controller.signal.aborted) await track(state, deliver(state));
-    return result;
+    // The whole of it is waited for by a stop: the lease is released before the store closes.
+    return await track(
+      state,
+      withRunLease(store, name, { log, expiryMs: leaseExpiryMs(project) }, async (lease) => {
+        const signal = AbortSignal.any([controller.signal, lease.signal]);
+        const result = await track(state, runJob(project, job, store, { log, signal }));
+        state.options.onRun?.(result);
+        if (!controller.signal.aborted) await track(state, deliver(state));
+        return result;
+      }),
+    );
+  } catch (e) {
+    // Another process (a `ferry run`, another worker) runs the job: this tick is skipped, as an overlap is.
+    if (!(e instanceof FerryError && e.code === "RUN_LEASE_HELD")) throw e;
+    log.warn({ job: name, ...e.details }, `skipped: ${e.message}`);
+    return "already-running";
   } finally {
     running.delete(name);
     // Files that arrived during the run are taken by another.
