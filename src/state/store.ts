@@ -59,6 +59,7 @@ export async function openStateStore(config: StateConfig, baseDir: string): Prom
           conn.pragma("synchronous = NORMAL");
           conn.pragma("foreign_keys = ON");
           keepPreparedStatements(conn);
+          beginImmediately(conn);
           done(null, conn);
         },
       },
@@ -94,8 +95,7 @@ async function upToDate(knex: Knex): Promise<boolean> {
  * Brings the schema up to date, so that several processes may open a new state store at once: knex's own
  * migration lock is a row in a table it creates first, which two processes race to create. So the
  * migrations run in one transaction that first takes a lock the others wait for: on PostgreSQL an advisory
- * lock; on SQLite the write lock, taken before anything is read (as BEGIN IMMEDIATE would: knex begins
- * deferred) by writing the schema version to `user_version`. Whoever waited finds the work done.
+ * lock; on SQLite the write lock (its transactions begin immediately). Whoever waited finds the work done.
  */
 async function migrate(knex: Knex, dialect: StateStore["dialect"]): Promise<void> {
   if (await upToDate(knex)) return;
@@ -107,18 +107,15 @@ async function migrate(knex: Knex, dialect: StateStore["dialect"]): Promise<void
     });
     return;
   }
-  // SQLite waits synchronously, holding up this process's event loop (and any other opening in it):
-  // short waits, tried again until the deadline, let the holder go on meanwhile.
+  // SQLite waits for a lock synchronously, holding up this process's event loop (and any other opening in
+  // it): short waits at BEGIN, tried again until the deadline, let the holder go on meanwhile. The pool has
+  // one connection, so the pragma holds for the transaction.
   const deadline = Date.now() + MIGRATION_WAIT_MS;
+  await knex.raw("PRAGMA busy_timeout = 100");
   try {
     for (;;) {
       try {
-        await knex.transaction(async (trx) => {
-          await trx.raw("PRAGMA busy_timeout = 100");
-          await trx.raw(`PRAGMA user_version = ${migrations.length}`);
-          await trx.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-          await trx.migrate.latest({ migrationSource });
-        });
+        await knex.transaction((trx) => trx.migrate.latest({ migrationSource }));
         return;
       } catch (e) {
         if (!String((e as { code?: unknown }).code).startsWith("SQLITE_BUSY") || Date.now() > deadline) throw e;
@@ -128,6 +125,18 @@ async function migrate(knex: Knex, dialect: StateStore["dialect"]): Promise<void
   } finally {
     await knex.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   }
+}
+
+/**
+ * knex begins a SQLite transaction with a plain BEGIN, which takes the write lock only at the first write;
+ * and when another connection has committed since the transaction first read, SQLite fails that write at
+ * once with SQLITE_BUSY ("database is locked") rather than wait. Two processes writing one state file (two
+ * jobs, a run beside a delivery) would fail each other's batches. BEGIN IMMEDIATE takes the write lock
+ * first, waiting for it up to the busy timeout. Every transaction Ferry opens writes.
+ */
+function beginImmediately(conn: BetterSqlite3.Database): void {
+  const prepare = conn.prepare.bind(conn);
+  conn.prepare = ((sql: string) => prepare(sql === "BEGIN;" ? "BEGIN IMMEDIATE;" : sql)) as BetterSqlite3.Database["prepare"];
 }
 
 const quoteId = (name: string) => `"${name.replaceAll("\"", "\"\"")}"`;

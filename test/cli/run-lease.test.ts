@@ -90,6 +90,32 @@ describe("two ferry run of one job at once, on a new state store", { concurrency
   }
 });
 
+describe("two jobs at once on one SQLite state file", () => {
+  let project: CliProject;
+  before(() => {
+    project = createCliProject({ customers: CUSTOMERS });
+    // Many small transactions beside one large one (a CSV file commits whole).
+    project.write("jobs/legacy.yaml", `${LEGACY_JOB}batch_size: 20\n`);
+    const rows = Array.from({ length: CUSTOMERS }, (_, i) => `K${i + 1},f${i + 1}@field.example,+1 999 ${i + 1}`);
+    project.write("field.csv", ["Customer #,E-mail,Phone", ...rows, ""].join("\n"));
+  });
+  after(() => project.cleanup());
+
+  test("both run: a transaction waits for the other process's instead of failing with database is locked", async () => {
+    const env = { HUBSPOT_BASE_URL: "http://127.0.0.1:9", HUBSPOT_TOKEN: TOKEN };
+    expectExit(await ferry(project.dir, ["run", "legacy", "--no-deliver"], env), 0);
+    project.legacy("UPDATE CUSTOMERS SET NAME = NAME || ' (changed)'");
+    const [legacy, field] = await Promise.all([
+      ferry(project.dir, ["run", "legacy", "--no-deliver"], env),
+      ferry(project.dir, ["run", "field", "--no-deliver"], env),
+    ]);
+    expectExit(legacy, 0);
+    expectExit(field, 0);
+    assert.match(legacy!.stdout, new RegExp(`: succeeded\\. read ${CUSTOMERS} = unchanged 0 \\+ changed ${CUSTOMERS} `));
+    assert.match(field!.stdout, new RegExp(`: succeeded\\. read ${CUSTOMERS} `));
+  });
+});
+
 describe("ferry run and the job's run lease", { concurrency: false }, () => {
   let project: CliProject;
   let emulator: HubSpotEmulator;
