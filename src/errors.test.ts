@@ -9,6 +9,7 @@ import {
   type DataCode,
   ERROR_CODES,
   type ErrorCode,
+  type ErrorCodeSpec,
   ExitCode,
   exitCodeFor,
   exitCodeOf,
@@ -94,6 +95,15 @@ describe("exit codes", () => {
     assert.equal(exitCodeFor(new PermanentError("DEST_UNAUTHORIZED", "m")), ExitCode.refused);
     assert.equal(exitCodeFor(new DataError("DATA_BAD_VALUE", "m")), ExitCode.refused);
     assert.equal(exitCodeFor(new Error("bug")), ExitCode.internal);
+  });
+
+  test("a job running in another process is exit 6, its code's own; no other code has one", () => {
+    assert.equal(exitCodeFor(new TransientError("RUN_LEASE_HELD", "m")), 6);
+    assert.equal(ExitCode.running, 6);
+    assert.equal(exitCodeOf({ status: "failed", error: new TransientError("RUN_LEASE_HELD", "m") }), ExitCode.running);
+    const own = codes.filter((c) => (ERROR_CODES[c] as ErrorCodeSpec).exit !== undefined);
+    assert.deepEqual(own, ["RUN_LEASE_HELD"]);
+    assert.equal(exitCodeFor(new TransientError("RUN_LEASE_LOST", "m")), ExitCode.unavailable);
   });
 
   test("a run exits by its status, a failed run by its error, and then by its delivery", () => {

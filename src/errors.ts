@@ -25,11 +25,32 @@ export type ErrorKind = "config" | "transient" | "data" | "permanent" | "fatal";
  */
 export type Blame = "configuration" | "source" | "destination" | "record" | "ferry";
 
+/** Process exit codes of the CLI, stable for scripts. */
+export const ExitCode = {
+  ok: 0,
+  /** The run finished but some records were rejected or failed delivery. */
+  partial: 1,
+  /** Configuration is invalid: nothing was read or written. */
+  config: 2,
+  /** A safety guard refused the run (mass delete, accounting) or it stopped; nothing was applied past the last commit. */
+  refused: 3,
+  /** A source or destination could not be reached after retries. */
+  unavailable: 4,
+  /** The job is running in another process (its run lease is held): nothing was read or written. */
+  running: 6,
+  /** Anything else: a bug. */
+  internal: 70,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
 export interface ErrorCodeSpec {
   readonly kind: ErrorKind;
   readonly blame: Blame;
   /** Waiting does not help: a person must change something (configuration, credentials, data, a file) first. */
   readonly person: boolean;
+  /** The exit code of a command this error stops, when it is not its class's (see exitCodeFor). */
+  readonly exit?: ExitCode;
 }
 
 /** Every code Ferry raises or reports. */
@@ -165,6 +186,10 @@ export const ERROR_CODES = {
 
   // Ferry itself.
   RUN_INTERRUPTED: { kind: "transient", blame: "ferry", person: false },
+  /** Another process runs the job (it holds the job's run lease): this run did not start. */
+  RUN_LEASE_HELD: { kind: "transient", blame: "ferry", person: false, exit: ExitCode.running },
+  /** Another process took this run's lease over (this one had stopped heartbeating): the run stops. */
+  RUN_LEASE_LOST: { kind: "transient", blame: "ferry", person: false },
   SOURCE_SCRAPE_BROWSER_FAILED: { kind: "transient", blame: "ferry", person: false },
   STATE_UNAVAILABLE: { kind: "transient", blame: "ferry", person: false },
   RUN_ACCOUNTING_MISMATCH: { kind: "fatal", blame: "ferry", person: true },
@@ -283,27 +308,11 @@ export class FatalError extends FerryError {
   }
 }
 
-/** Process exit codes of the CLI, stable for scripts. */
-export const ExitCode = {
-  ok: 0,
-  /** The run finished but some records were rejected or failed delivery. */
-  partial: 1,
-  /** Configuration is invalid: nothing was read or written. */
-  config: 2,
-  /** A safety guard refused the run (mass delete, accounting) or it stopped; nothing was applied past the last commit. */
-  refused: 3,
-  /** A source or destination could not be reached after retries. */
-  unavailable: 4,
-  /** Anything else: a bug. */
-  internal: 70,
-} as const;
-
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
-
 /**
  * The exit code of a command an error stopped, by the error's class. Only a configuration error is exit 2
  * and only a transient one (a system unreachable after retries) exit 4; any other class stopped the command
- * with nothing applied past the last commit (3). Anything that is not a FerryError is a bug (70).
+ * with nothing applied past the last commit (3). A code may name its own (`exit` in ERROR_CODES: 6 for a job
+ * running elsewhere). Anything that is not a FerryError is a bug (70).
  */
 const EXIT_CODE_OF_KIND: Record<ErrorKind, ExitCode> = {
   config: ExitCode.config,
@@ -314,7 +323,9 @@ const EXIT_CODE_OF_KIND: Record<ErrorKind, ExitCode> = {
 };
 
 export function exitCodeFor(error: unknown): ExitCode {
-  return error instanceof FerryError ? EXIT_CODE_OF_KIND[error.kind] : ExitCode.internal;
+  if (!(error instanceof FerryError)) return ExitCode.internal;
+  const spec: ErrorCodeSpec = ERROR_CODES[error.code];
+  return spec.exit ?? EXIT_CODE_OF_KIND[error.kind];
 }
 
 /** What a command did, as far as its exit code goes. */

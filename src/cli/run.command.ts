@@ -1,9 +1,11 @@
-/** `ferry run`: read a job's source, merge, and deliver what changed, now. */
+/** `ferry run`: read a job's source, merge, and deliver what changed, now, under the job's run lease. */
 import type { Command } from "commander";
 import { getJob, type LoadedJob } from "../config/load.ts";
 import { type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { exitCodeOf } from "../errors.ts";
 import { type FileRunResult, type RunResult, runJob } from "../runner/run-job.ts";
+import { leaseExpiryMs, withRunLease } from "../runner/run-lease.ts";
+import type { RunLease } from "../state/leases.repo.ts";
 import type { RejectRow } from "../state/run-rejects.repo.ts";
 import { type CommandContext, createDestinations, type GlobalOptions, openContext } from "./context.ts";
 import { deliveryLine, errorCode, errorLine, Progress, printJson, SAMPLE } from "./output.ts";
@@ -22,6 +24,7 @@ function applied(result: RunResult): boolean {
 interface RunCommandOptions {
   allowMassDelete?: boolean;
   deliver: boolean;
+  wait?: boolean;
 }
 
 export function registerRunCommand(program: Command, globals: () => GlobalOptions) {
@@ -30,9 +33,15 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
     .description("run a job now: read, merge, and deliver what changed")
     .option("--allow-mass-delete", "apply deletes even above the job's deletes.max_share")
     .option("--no-deliver", "stop after writing the outbox; `ferry deliver` or `ferry serve` sends it")
+    .option("--wait", "if the job is running in another process, wait for that run to end (default: exit 6)")
     .action((name: string, opts: RunCommandOptions) => runCommand(globals(), name, opts));
 }
 
+/**
+ * The run and its delivery hold the job's run lease: a second `ferry run` of the job, here or on another
+ * host sharing the state store, is refused (exit 6) or waits (--wait). SIGINT and SIGTERM stop the run
+ * after its batch in flight; the lease is released however the command ends.
+ */
 async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOptions) {
   const ctx = await openContext(g);
   const controller = new AbortController();
@@ -41,39 +50,61 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
   process.once("SIGTERM", stop);
   try {
     const job = getJob(ctx.project, name);
-    const progress = new Progress();
-    const result = await runJob(ctx.project, job, ctx.store, {
+    const leaseOptions = {
       log: ctx.log,
+      wait: opts.wait,
       signal: controller.signal,
-      allowMassDelete: opts.allowMassDelete,
-      onProgress: (c) =>
-        progress.update(`${name}: read ${c.read}, changed ${c.changed}, rejected ${c.rejected}`),
-    });
-    progress.done();
-    let tallies = new Map<string, DeliveryTally>();
-    // Each file of a file source is a run of its own: those applied are delivered even when another failed.
-    if (opts.deliver && applied(result)) {
-      tallies = await deliverJob(ctx, job, controller.signal, progress);
-      progress.done();
-    }
-    if (g.json) {
-      printJson({
-        ...result,
-        error: result.error ? String(result.error.message) : undefined,
-        errorCode: errorCode(result.error),
-        files: result.files?.map((f) => ({ ...f, error: f.error?.message, errorCode: errorCode(f.error) })),
-        delivery: Object.fromEntries(tallies),
-      });
-    } else {
-      printRun(result, tallies);
-    }
-    const files = result.files?.map((f) => ({ status: f.status, error: f.error }));
-    process.exitCode = exitCodeOf({ status: result.status, error: result.error, delivery: tallies.values(), ...(files ? { files } : {}) });
+      expiryMs: leaseExpiryMs(ctx.project),
+      onWait: (lease: RunLease) =>
+        process.stderr.write(
+          `ferry: job ${name} is running in process ${lease.pid} on host ${lease.host} since ${lease.acquired_at}; waiting for it to end…\n`,
+        ),
+    };
+    await withRunLease(ctx.store, job.name, leaseOptions, (lease) =>
+      runAndDeliver(ctx, g, job, opts, AbortSignal.any([controller.signal, lease.signal])),
+    );
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     await ctx.close();
   }
+}
+
+async function runAndDeliver(
+  ctx: CommandContext,
+  g: GlobalOptions,
+  job: LoadedJob,
+  opts: RunCommandOptions,
+  signal: AbortSignal,
+) {
+  const progress = new Progress();
+  const result = await runJob(ctx.project, job, ctx.store, {
+    log: ctx.log,
+    signal,
+    allowMassDelete: opts.allowMassDelete,
+    onProgress: (c) =>
+      progress.update(`${job.name}: read ${c.read}, changed ${c.changed}, rejected ${c.rejected}`),
+  });
+  progress.done();
+  let tallies = new Map<string, DeliveryTally>();
+  // Each file of a file source is a run of its own: those applied are delivered even when another failed.
+  if (opts.deliver && applied(result)) {
+    tallies = await deliverJob(ctx, job, signal, progress);
+    progress.done();
+  }
+  if (g.json) {
+    printJson({
+      ...result,
+      error: result.error ? String(result.error.message) : undefined,
+      errorCode: errorCode(result.error),
+      files: result.files?.map((f) => ({ ...f, error: f.error?.message, errorCode: errorCode(f.error) })),
+      delivery: Object.fromEntries(tallies),
+    });
+  } else {
+    printRun(result, tallies);
+  }
+  const files = result.files?.map((f) => ({ status: f.status, error: f.error }));
+  process.exitCode = exitCodeOf({ status: result.status, error: result.error, delivery: tallies.values(), ...(files ? { files } : {}) });
 }
 
 /** What the run queued, sent to the job's destinations (those its mapping names, as the job narrows them). */

@@ -1,6 +1,6 @@
 /** `ferry serve`: the long-running service. */
 import type { Command } from "commander";
-import { startService } from "../service/scheduler.ts";
+import { type Service, startService } from "../service/scheduler.ts";
 import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
 
 export function registerServeCommand(program: Command, globals: () => GlobalOptions) {
@@ -9,12 +9,16 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
     .description("run every scheduled job on its schedule and deliver continuously, until SIGTERM or SIGINT")
     .action(async () => {
       const ctx = await openContext(globals());
-      const service = startService({
-        project: ctx.project,
-        store: ctx.store,
-        destinations: createDestinations(ctx.project, ctx.log),
-        log: ctx.log,
-      });
+      const destinations = createDestinations(ctx.project, ctx.log);
+      let service: Service;
+      try {
+        service = startService({ project: ctx.project, store: ctx.store, destinations, log: ctx.log });
+      } catch (e) {
+        // A service that cannot do its work does not stay up: close what was opened, and exit non-zero.
+        for (const d of destinations.values()) await d.close().catch(() => {});
+        await ctx.close();
+        throw e;
+      }
       const scheduled = [...ctx.project.jobs.values()]
         .filter((j) => j.config.schedule)
         .map((j) => `${j.name} (${j.config.schedule})`);

@@ -3,6 +3,7 @@
  */
 import { z } from "zod";
 import { type DeletePolicy, oneOfTypes, type SourceSpec, type SyncMode } from "./connector.ts";
+import { cronProblem } from "./schedule.ts";
 
 const duration = z
   .union([
@@ -72,6 +73,10 @@ export function jobSchemaFor(sources: readonly SourceSpec[]) {
         ),
       schedule: z
         .string()
+        .superRefine((value, ctx) => {
+          const problem = cronProblem(value);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
         .optional()
         .describe("When `ferry serve` runs the job: a cron expression (node-cron, 5 or 6 fields)."),
       batch_size: z

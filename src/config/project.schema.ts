@@ -4,11 +4,31 @@
  */
 import { z } from "zod";
 import { type ConnectorSpec, oneOfTypes, type SourceSpec } from "./connector.ts";
+import { durationMs, durationSchema } from "./duration.ts";
 
 export const stateSchema = z.union([
   z.strictObject({ path: z.string().min(1).describe("SQLite state file, relative to ferry.yaml.") }),
   z.strictObject({ url: z.string().min(1).describe("PostgreSQL URL, e.g. ${env:FERRY_STATE_URL}.") }),
 ]);
+
+/** A duration of at least a second; one that is not a duration is left to the format's own message. */
+function atLeastASecond(text: string): boolean {
+  try {
+    return durationMs(text) >= 1_000;
+  } catch {
+    return true;
+  }
+}
+
+/** How the run lease that keeps a job from running twice at once (in any process, on any host) behaves. */
+export const runLeaseSchema = z
+  .strictObject({
+    expiry: durationSchema(
+      "A run's lease is renewed every third of this; one not renewed for this long was left by a process that died, and the job's next run takes it over.",
+      "30s",
+    ).refine(atLeastASecond, "expected at least 1s"),
+  })
+  .default({ expiry: "30s" });
 
 /** A destination's block in ferry.yaml: `type` names a registered destination, whose schema checked the rest. */
 export type DestinationConfig = { type: string } & Record<string, unknown>;
@@ -26,6 +46,7 @@ export function projectSchemaFor(sources: readonly SourceSpec[], destinations: r
         : oneOfTypes<ConnectionConfig>(connectionSchemas, "dialect");
   return z.strictObject({
     state: stateSchema.default({ path: ".ferry/state.db" }),
+    run_lease: runLeaseSchema,
     jobs_dir: z.string().default("jobs"),
     mappings_dir: z.string().default("mappings"),
     connections: z.record(z.string(), connection).default({}),

@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
+import cron from "node-cron";
 import { type HubSpotEmulator, startHubSpotEmulator } from "../../fixtures/hubspot-emulator/emulator.ts";
 import {
   CLI,
@@ -15,12 +17,15 @@ import {
   createCliProject,
   exited,
   LEGACY_JOB,
+  lineOf,
   TOKEN,
 } from "../../test/cli/project.ts";
 import { createDestinations } from "../cli/context.ts";
+import { ConfigError } from "../errors.ts";
 import { loadProject } from "../project.ts";
-import { silentLogger } from "../log.ts";
+import { createLogger, silentLogger } from "../log.ts";
 import type { RunResult } from "../runner/run-job.ts";
+import { acquireLease, getLease, releaseLease } from "../state/leases.repo.ts";
 import type { RunRow } from "../state/runs.repo.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
 import { type Service, startService } from "./scheduler.ts";
@@ -244,6 +249,122 @@ describe("ferry serve (child process)", () => {
       assertConsistent(db.prepare("SELECT * FROM runs").all() as RunRow[]);
     } finally {
       db.close();
+    }
+  });
+});
+
+describe("a schedule that cannot be scheduled", () => {
+  let project: CliProject;
+  before(() => {
+    project = createCliProject({ customers: 10 });
+  });
+  after(() => project.cleanup());
+
+  test("startService refuses it with the job's file and line, and leaves nothing scheduled", async () => {
+    const job = `${LEGACY_JOB}schedule: "0 2 * * *"\n`;
+    project.write("jobs/legacy.yaml", job);
+    const loaded = loadProject(path.join(project.dir, "ferry.yaml"), {
+      HUBSPOT_BASE_URL: "http://127.0.0.1:9",
+      HUBSPOT_TOKEN: TOKEN,
+    });
+    // A project built past the loader (the loader refuses it): the service still says what is wrong.
+    loaded.jobs.get("legacy")!.config.schedule = "every minute";
+    const store = await openStateStore(loaded.config.state, loaded.dir);
+    const tasks = cron.getTasks().size;
+    const destinations = createDestinations(loaded, silentLogger);
+    try {
+      assert.throws(
+        () =>
+          startService({
+            project: loaded,
+            store,
+            destinations,
+            log: silentLogger,
+          }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.message.startsWith(`jobs/legacy.yaml:${lineOf(job, "schedule:")}:`) &&
+          /"every minute" is not a cron expression/.test(e.message),
+      );
+      assert.equal(cron.getTasks().size, tasks, "no task left scheduled");
+    } finally {
+      for (const d of destinations.values()) await d.close();
+      await store.close();
+    }
+  });
+
+  test("ferry serve with an invalid schedule exits 2 at once, naming the file and line", async () => {
+    const job = `${LEGACY_JOB}schedule: "every minute"\n`;
+    project.write("jobs/legacy.yaml", job);
+    const child = spawn(process.execPath, [CLI, "--config", project.dir, "serve"], {
+      cwd: project.dir,
+      env: childEnv({ HUBSPOT_BASE_URL: "http://127.0.0.1:9", HUBSPOT_TOKEN: TOKEN }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+      stderr += s;
+    });
+    child.stdout.resume();
+    const code = await exited(child, 30_000, "ferry serve with an invalid schedule");
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`jobs/legacy\\.yaml:${lineOf(job, "schedule:")}:\\d+ \\(schedule\\): "every minute" is not a cron expression`),
+    );
+    assert.doesNotMatch(stderr, /internal error/);
+  });
+});
+
+describe("a job another process runs", () => {
+  let project: CliProject;
+  before(() => {
+    project = createCliProject({ customers: 10 });
+  });
+  after(() => project.cleanup());
+
+  test("a run whose lease another process holds is skipped with a log line, and runs once it is released", async () => {
+    const loaded = loadProject(path.join(project.dir, "ferry.yaml"), {
+      HUBSPOT_BASE_URL: "http://127.0.0.1:9",
+      HUBSPOT_TOKEN: TOKEN,
+    });
+    const store = await openStateStore(loaded.config.state, loaded.dir);
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    // No destination: this is about the run, not its delivery.
+    const service = startService({
+      project: loaded,
+      store,
+      destinations: new Map(),
+      log: createLogger({ level: "info", destination }),
+    });
+    const elsewhere = { holder: "run-elsewhere", pid: 4242, host: "worker-7.example" };
+    try {
+      const held = await acquireLease(store.knex, "legacy", elsewhere, new Date(), 60_000);
+      assert.equal(await service.trigger("legacy"), "already-running");
+      assert.equal((await store.knex("runs")).length, 0, "no run recorded");
+      const skipped = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith("skipped:"));
+      assert.ok(skipped, `a log line says the run was skipped:\n${lines.join("")}`);
+      assert.equal(skipped.level, 40, "a warning, not an error");
+      assert.equal(
+        String(skipped.msg).split(" (")[0],
+        `skipped: job legacy is running in process 4242 on host worker-7.example since ${held.lease.acquired_at}`,
+      );
+      assert.deepEqual([skipped.job, skipped.pid, skipped.host], ["legacy", 4242, "worker-7.example"]);
+
+      await releaseLease(store.knex, "legacy", elsewhere.holder);
+      const result = await within("the run", 30_000, service.trigger("legacy"));
+      assert.notEqual(result, "already-running");
+      assert.equal(result !== "already-running" && result.status, "succeeded");
+      assert.equal(await getLease(store.knex, "legacy"), undefined, "its lease released");
+    } finally {
+      await service.stop();
+      await store.close();
     }
   });
 });

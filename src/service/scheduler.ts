@@ -1,16 +1,19 @@
 /**
- * `ferry serve`: each job on its cron schedule, never two runs of one job at once, a delivery loop that
- * retries what is due, and a clean stop on SIGTERM/SIGINT: the batch in flight commits (or rolls back
- * whole), no new batch starts, and the state store is closed.
+ * `ferry serve`: each job on its cron schedule, never two runs of one job at once (in this process, nor, by
+ * the job's run lease, in any other), a delivery loop that retries what is due, and a clean stop on
+ * SIGTERM/SIGINT: the batch in flight commits (or rolls back whole), no new batch starts, and the state
+ * store is closed.
  */
 import cron, { type ScheduledTask } from "node-cron";
-import type { Project } from "../config/load.ts";
+import { locate, type Project } from "../config/load.ts";
+import { cronProblem } from "../config/schedule.ts";
 import { sleep } from "../sleep.ts";
 import { deliverAll } from "../delivery/deliver.ts";
 import type { Destination } from "../destinations/destination.ts";
-import { describeError } from "../errors.ts";
+import { ConfigError, describeError, FerryError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { openSource, type RunResult, runJob } from "../runner/run-job.ts";
+import { leaseExpiryMs, withRunLease } from "../runner/run-lease.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface ServiceOptions {
@@ -26,7 +29,10 @@ export interface ServiceOptions {
 }
 
 export interface Service {
-  /** Runs a job now unless it is already running; resolves when that run (and its delivery) ends. */
+  /**
+   * Runs a job now unless it is already running, here or in another process that holds its run lease;
+   * resolves when that run (and its delivery) ends.
+   */
   trigger(job: string): Promise<RunResult | "already-running">;
   stop(): Promise<void>;
   readonly running: ReadonlySet<string>;
@@ -46,7 +52,13 @@ interface ServiceState {
   kickers: Map<string, () => void>;
 }
 
+/**
+ * Starts the service. Throws a ConfigError, having started nothing, when a job's schedule cannot be
+ * scheduled (the loader refuses such a project; this guards projects built past it); anything else that
+ * fails while starting stops what had started before it is thrown.
+ */
 export function startService(options: ServiceOptions): Service {
+  checkSchedules(options.project);
   const state: ServiceState = {
     options,
     controller: new AbortController(),
@@ -55,8 +67,15 @@ export function startService(options: ServiceOptions): Service {
     again: new Set(),
     kickers: new Map(),
   };
-  watchFolders(state);
-  const tasks = scheduleJobs(state);
+  const tasks: ScheduledTask[] = [];
+  try {
+    watchFolders(state);
+    scheduleJobs(state, tasks);
+  } catch (e) {
+    state.controller.abort(new Error("ferry could not start"));
+    for (const t of tasks) void Promise.resolve(t.destroy()).catch(() => {});
+    throw e;
+  }
   const loop = deliveryLoop(state);
   return {
     trigger: (name) => runNow(state, name),
@@ -89,10 +108,22 @@ async function runNow(state: ServiceState, name: string): Promise<RunResult | "a
   if (controller.signal.aborted) return "already-running";
   running.add(name);
   try {
-    const result = await track(state, runJob(project, job, store, { log, signal: controller.signal }));
-    state.options.onRun?.(result);
-    if (!controller.signal.aborted) await track(state, deliver(state));
-    return result;
+    // The whole of it is waited for by a stop: the lease is released before the store closes.
+    return await track(
+      state,
+      withRunLease(store, name, { log, expiryMs: leaseExpiryMs(project) }, async (lease) => {
+        const signal = AbortSignal.any([controller.signal, lease.signal]);
+        const result = await track(state, runJob(project, job, store, { log, signal }));
+        state.options.onRun?.(result);
+        if (!controller.signal.aborted) await track(state, deliver(state));
+        return result;
+      }),
+    );
+  } catch (e) {
+    // Another process (a `ferry run`, another worker) runs the job: this tick is skipped, as an overlap is.
+    if (!(e instanceof FerryError && e.code === "RUN_LEASE_HELD")) throw e;
+    log.warn({ job: name, ...e.details }, `skipped: ${e.message}`);
+    return "already-running";
   } finally {
     running.delete(name);
     // Files that arrived during the run are taken by another.
@@ -138,9 +169,16 @@ function debouncedRun(state: ServiceState, name: string): () => void {
   };
 }
 
-function scheduleJobs(state: ServiceState): ScheduledTask[] {
+/** Every job's schedule is one node-cron can schedule, else a ConfigError naming the job's file and line. */
+function checkSchedules(project: Project) {
+  for (const job of project.jobs.values()) {
+    const problem = job.config.schedule === undefined ? undefined : cronProblem(job.config.schedule);
+    if (problem) throw new ConfigError("CONFIG_INVALID", problem, locate(project.dir, job.file, "schedule"));
+  }
+}
+
+function scheduleJobs(state: ServiceState, tasks: ScheduledTask[]) {
   const { project, log } = state.options;
-  const tasks: ScheduledTask[] = [];
   for (const [name, job] of project.jobs) {
     if (!job.config.schedule) continue;
     tasks.push(
@@ -154,7 +192,6 @@ function scheduleJobs(state: ServiceState): ScheduledTask[] {
     );
     log.info({ job: name, schedule: job.config.schedule }, "scheduled");
   }
-  return tasks;
 }
 
 /** Delivers what is due, again and again, until the service stops. */

@@ -260,7 +260,29 @@ const filesRemoved: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved];
+/**
+ * Run leases: which process runs each job now, so that a job never runs twice at once, whichever process
+ * or host starts it (src/state/leases.repo.ts). A lease whose heartbeat stopped expires and is taken over.
+ */
+const runLeases: Migration = {
+  name: "0005_run_leases",
+  async up(knex) {
+    await knex.schema.createTable("run_leases", (t) => {
+      t.string("job").primary();
+      t.string("holder", 64).notNullable();
+      t.integer("pid").notNullable();
+      t.string("host").notNullable();
+      t.string("acquired_at", 32).notNullable();
+      t.string("heartbeat_at", 32).notNullable();
+      t.string("expires_at", 32).notNullable();
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists("run_leases");
+  },
+};
+
+export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved, runLeases];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...migrations],

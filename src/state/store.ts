@@ -9,7 +9,8 @@ import knexFactory, { type Knex } from "knex";
 import type { StateConfig } from "../config/project.schema.ts";
 import { TransientError } from "../errors.ts";
 import { keepPreparedStatements } from "../sqlite-statements.ts";
-import { migrationSource } from "./migrations.ts";
+import { sleep } from "../sleep.ts";
+import { migrations, migrationSource } from "./migrations.ts";
 
 export type Db = Knex | Knex.Transaction;
 
@@ -51,30 +52,91 @@ export async function openStateStore(config: StateConfig, baseDir: string): Prom
           // 16 KiB pages (SQLite's default is 4 KiB) for a new state file; an existing one keeps its own. A
           // commit appends every page it changed to the WAL and a checkpoint copies them back: a batch's
           // rows span four times fewer pages, and the first sync of a table commits about a third faster.
+          // The busy timeout first: switching a new file to WAL waits for another process opening it too.
+          conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
           conn.pragma("page_size = 16384");
           conn.pragma("journal_mode = WAL");
           conn.pragma("synchronous = NORMAL");
           conn.pragma("foreign_keys = ON");
-          conn.pragma("busy_timeout = 5000");
           keepPreparedStatements(conn);
+          beginImmediately(conn);
           done(null, conn);
         },
       },
     });
   }
   try {
-    await knex.migrate.latest({ migrationSource });
+    await migrate(knex, dialect);
   } catch (e) {
     await knex.destroy();
-    throw new TransientError(
-      "STATE_UNAVAILABLE",
-      `cannot open the state store (${describe}): ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
+    // Without the SQL knex puts in front of a driver's message: the reason is what the user can act on.
+    throw new TransientError("STATE_UNAVAILABLE", `cannot open the state store (${describe}): ${withoutSql(e)}`, {
+      cause: e,
+    });
   }
   return { knex, dialect, describe, close: () => knex.destroy() };
+}
+
+/** How long a statement waits for another SQLite connection's write lock before it fails as busy. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/** How long opening a state store waits for another process that is migrating it. */
+const MIGRATION_WAIT_MS = 60_000;
+/** The PostgreSQL advisory lock that migrations hold (an arbitrary number of Ferry's: "Ferry" in ASCII). */
+const MIGRATION_LOCK = 0x46_65_72_72_79;
+
+/** Whether every migration Ferry has is recorded, and no other: then opening the store writes nothing. */
+async function upToDate(knex: Knex): Promise<boolean> {
+  if (!(await knex.schema.hasTable("knex_migrations"))) return false;
+  const done = new Set(((await knex("knex_migrations").select("name")) as { name: string }[]).map((r) => r.name));
+  return done.size === migrations.length && migrations.every((m) => done.has(m.name));
+}
+
+/**
+ * Brings the schema up to date, so that several processes may open a new state store at once: knex's own
+ * migration lock is a row in a table it creates first, which two processes race to create. So the
+ * migrations run in one transaction that first takes a lock the others wait for: on PostgreSQL an advisory
+ * lock; on SQLite the write lock (its transactions begin immediately). Whoever waited finds the work done.
+ */
+async function migrate(knex: Knex, dialect: StateStore["dialect"]): Promise<void> {
+  if (await upToDate(knex)) return;
+  if (dialect === "postgres") {
+    await knex.transaction(async (trx) => {
+      await trx.raw(`SET LOCAL lock_timeout = '${MIGRATION_WAIT_MS}ms'`);
+      await trx.raw("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK]);
+      await trx.migrate.latest({ migrationSource });
+    });
+    return;
+  }
+  // SQLite waits for a lock synchronously, holding up this process's event loop (and any other opening in
+  // it): short waits at BEGIN, tried again until the deadline, let the holder go on meanwhile. The pool has
+  // one connection, so the pragma holds for the transaction.
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  await knex.raw("PRAGMA busy_timeout = 100");
+  try {
+    for (;;) {
+      try {
+        await knex.transaction((trx) => trx.migrate.latest({ migrationSource }));
+        return;
+      } catch (e) {
+        if (!String((e as { code?: unknown }).code).startsWith("SQLITE_BUSY") || Date.now() > deadline) throw e;
+        await sleep(50 + Math.random() * 100);
+      }
+    }
+  } finally {
+    await knex.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  }
+}
+
+/**
+ * knex begins a SQLite transaction with a plain BEGIN, which takes the write lock only at the first write;
+ * and when another connection has committed since the transaction first read, SQLite fails that write at
+ * once with SQLITE_BUSY ("database is locked") rather than wait. Two processes writing one state file (two
+ * jobs, a run beside a delivery) would fail each other's batches. BEGIN IMMEDIATE takes the write lock
+ * first, waiting for it up to the busy timeout. Every transaction Ferry opens writes.
+ */
+function beginImmediately(conn: BetterSqlite3.Database): void {
+  const prepare = conn.prepare.bind(conn);
+  conn.prepare = ((sql: string) => prepare(sql === "BEGIN;" ? "BEGIN IMMEDIATE;" : sql)) as BetterSqlite3.Database["prepare"];
 }
 
 const quoteId = (name: string) => `"${name.replaceAll("\"", "\"\"")}"`;

@@ -164,6 +164,27 @@ describe("ferry CLI", { concurrency: true }, () => {
       );
     });
 
+    test("a schedule that is not a cron expression", async () => {
+      const job = `${LEGACY_JOB}schedule: "every minute"\n`;
+      await refused(
+        (p) => p.write("jobs/legacy.yaml", job),
+        [
+          new RegExp(
+            `jobs/legacy\\.yaml:${lineOf(job, "schedule:")}:\\d+ \\(schedule\\): "every minute" is not a cron expression: expected 5 or 6 fields but got 2`,
+          ),
+          /\[CONFIG_INVALID\]/,
+        ],
+      );
+    });
+
+    test("a cron expression with a field out of range", async () => {
+      const job = `${LEGACY_JOB}schedule: "0 25 * * *"\n`;
+      await refused(
+        (p) => p.write("jobs/legacy.yaml", job),
+        [new RegExp(`jobs/legacy\\.yaml:${lineOf(job, "schedule:")}:\\d+ \\(schedule\\): "0 25 \\* \\* \\*" is not a cron expression: .*hour`)],
+      );
+    });
+
     test("a job naming a mapping that does not exist", async () => {
       const job = LEGACY_JOB.replace("mapping: customer", "mapping: client");
       await refused(

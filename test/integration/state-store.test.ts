@@ -1,15 +1,20 @@
 /**
- * The state store: the same migrations give SQLite and PostgreSQL the same tables, and a PostgreSQL server
- * that cannot be reached is a transient error that never shows the password.
+ * The state store: the same migrations give SQLite and PostgreSQL the same tables, several processes may
+ * open a new state store at once, and a PostgreSQL server that cannot be reached is a transient error that
+ * never shows the password.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { inspect } from "node:util";
+import type { StateConfig } from "../../src/config/project.schema.ts";
 import { describeError, TransientError } from "../../src/errors.ts";
+import { migrations } from "../../src/state/migrations.ts";
 import { openStateStore, type StateStore } from "../../src/state/store.ts";
+import { childEnv, exited } from "../cli/project.ts";
 import { createTestDatabase, pgSkip } from "../support/pg.ts";
 import { STATE_TABLES } from "../support/project.ts";
 
@@ -61,6 +66,49 @@ async function shapeOf(store: StateStore): Promise<Record<string, TableShape>> {
 
 const skipPostgres = await pgSkip();
 
+const STORE = new URL("../../src/state/store.ts", import.meta.url).href;
+
+/**
+ * Opens the state store in `count` processes at once: each loads Ferry, says it is ready, and opens the
+ * store when told to go, so that the openings overlap as closely as processes can.
+ */
+async function openInProcesses(config: StateConfig, dir: string, count: number) {
+  const script = `
+    import { openStateStore } from ${JSON.stringify(STORE)};
+    process.stdout.write("ready\\n");
+    process.stdin.once("data", async () => {
+      const store = await openStateStore(${JSON.stringify(config)}, ${JSON.stringify(dir)});
+      await store.close();
+      process.stdout.write("opened\\n");
+    });`;
+  const children = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      env: childEnv({}),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out = { stdout: "", stderr: "" };
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (out.stdout += s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (out.stderr += s));
+    const ready = new Promise<void>((resolve) => {
+      child.stdout.on("data", () => out.stdout.includes("ready") && resolve());
+    });
+    return { child, out, ready, exit: exited(child, 60_000, "a process opening the state store") };
+  });
+  await Promise.race([
+    Promise.all(children.map((c) => c.ready)),
+    Promise.all(children.map((c) => c.exit)).then(() => assert.fail("a process ended before it was ready")),
+  ]);
+  for (const c of children) c.child.stdin.end("go\n");
+  const codes = await Promise.all(children.map((c) => c.exit));
+  return children.map((c, i) => ({ code: codes[i], ...c.out }));
+}
+
+/** Every migration recorded once: none ran twice, none was skipped. */
+async function assertMigratedOnce(store: StateStore) {
+  const rows = (await store.knex("knex_migrations").select("name")) as { name: string }[];
+  assert.deepEqual(rows.map((r) => r.name).sort(), migrations.map((m) => m.name).sort());
+}
+
 describe("state store", () => {
   it("migrations create the same tables on SQLite and PostgreSQL", { skip: skipPostgres }, async (t) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "ferry-state-"));
@@ -83,6 +131,38 @@ describe("state store", () => {
     // Opening again runs no migration twice.
     const reopened = await openStateStore({ url: database.url }, dir);
     await reopened.close();
+  });
+
+  describe("opened by several at once, on a new state store", () => {
+    for (const backend of ["sqlite", "postgres"] as const) {
+      const skip = backend === "postgres" ? skipPostgres : false;
+      async function fresh(t: { after(fn: () => unknown): void }): Promise<{ config: StateConfig; dir: string }> {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "ferry-state-"));
+        t.after(() => rmSync(dir, { recursive: true, force: true }));
+        if (backend === "sqlite") return { config: { path: "state.db" }, dir };
+        const database = await createTestDatabase();
+        t.after(() => database.drop());
+        return { config: { url: database.url }, dir };
+      }
+
+      it(`${backend}: four processes migrate it once, and none fails`, { skip }, async (t) => {
+        const { config, dir } = await fresh(t);
+        const results = await openInProcesses(config, dir, 4);
+        for (const r of results) assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+        const store = await openStateStore(config, dir);
+        t.after(() => store.close());
+        await assertMigratedOnce(store);
+      });
+
+      it(`${backend}: four openings in one process at once`, { skip }, async (t) => {
+        const { config, dir } = await fresh(t);
+        const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openStateStore(config, dir)));
+        const stores = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+        t.after(() => Promise.all(stores.map((s) => s.close())));
+        for (const o of opened) if (o.status === "rejected") throw o.reason;
+        await assertMigratedOnce(stores[0]!);
+      });
+    }
   });
 
   for (const [what, url] of [
