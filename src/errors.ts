@@ -345,6 +345,7 @@ const EXIT_SEVERITY: readonly ExitCode[] = [
   ExitCode.ok,
   ExitCode.partial,
   ExitCode.unavailable,
+  ExitCode.running,
   ExitCode.refused,
   ExitCode.config,
   ExitCode.internal,
