@@ -79,6 +79,25 @@ export interface Dialect {
   readonly writeAccess: { sql: string; findings(rows: Record<string, unknown>[]): string[] } | null;
   /** A cursor position stored in a checkpoint, as the driver must bind it (rowversion hex to bytes). */
   bindCursor?(value: string | number): unknown;
+  /**
+   * How a statement in flight is stopped from outside it, when the run's abort signal fires. `query` asks
+   * the server to cancel the statement running on `connection` (a driver connection of knex's pool), and
+   * resolves once asked; `disconnect`, when asking fails or is not heard, drops the connection under the
+   * statement. Absent where nothing can run beside a statement (SQLite).
+   */
+  readonly cancel?: {
+    query(connection: unknown, knex: Knex): Promise<void>;
+    disconnect?(connection: unknown): void;
+  };
+}
+
+/**
+ * knex's own cancel, the one `.timeout(ms, { cancel: true })` uses: a new connection with the same login
+ * asks the server to stop the statement (PostgreSQL `pg_cancel_backend`, MySQL `KILL QUERY`), which any
+ * login may do to its own sessions.
+ */
+export async function knexCancel(connection: unknown, knex: Knex): Promise<void> {
+  await (knex.client as { cancelQuery(connection: unknown): Promise<unknown> }).cancelQuery(connection);
 }
 
 /** A connection with its credentials resolved, as dialects receive it. */

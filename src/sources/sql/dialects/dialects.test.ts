@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { describe, test } from "node:test";
+import type { Knex } from "knex";
 import { Read, Refused, type ReadSettings, type ResolvedConnection, exactDecimal } from "./dialect.ts";
 import { dialects } from "./index.ts";
 import { mssqlValue } from "./mssql.ts";
@@ -114,6 +115,40 @@ describe("read-only", () => {
       ]),
       ["GRANT SELECT, INSERT ON `erp`.`orders` TO `ferry`@`%`", "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"],
     );
+  });
+});
+
+describe("cancelling the statement in flight", () => {
+  test("PostgreSQL and MySQL through knex's cancel (pg_cancel_backend, KILL QUERY from a new connection)", async () => {
+    for (const d of ["postgres", "mysql"] as const) {
+      const asked: unknown[] = [];
+      const knex = { client: { cancelQuery: (c: unknown) => Promise.resolve(asked.push(c)) } } as unknown as Knex;
+      const connection = { processID: 42, threadId: 42 };
+      await dialects[d].cancel!.query(connection, knex);
+      assert.deepEqual(asked, [connection], d);
+    }
+  });
+
+  test("dropping the connection when a cancel is not heard: the socket closed under the statement", () => {
+    const calls: string[] = [];
+    const pgClient = { end: () => (calls.push("pg end"), Promise.resolve()) };
+    dialects.postgres.cancel!.disconnect!(pgClient);
+    dialects.mysql.cancel!.disconnect!({ stream: { destroy: () => calls.push("mysql socket destroyed") } });
+    dialects.mssql.cancel!.disconnect!({ close: () => calls.push("tedious close") });
+    assert.deepEqual(calls, ["pg end", "mysql socket destroyed", "tedious close"]);
+  });
+
+  test("SQL Server: tedious cancels the request (an attention message); Oracle: connection.break()", async () => {
+    const calls: string[] = [];
+    const none = {} as Knex;
+    await dialects.mssql.cancel!.query({ cancel: () => (calls.push("tedious cancel"), true) }, none);
+    await dialects.oracle.cancel!.query({ break: () => (calls.push("oracle break"), Promise.resolve()) }, none);
+    assert.deepEqual(calls, ["tedious cancel", "oracle break"]);
+    assert.equal(dialects.oracle.cancel!.disconnect, undefined, "closing an Oracle connection waits for its call");
+  });
+
+  test("SQLite: none, better-sqlite3 runs a statement synchronously", () => {
+    assert.equal(dialects.sqlite.cancel, undefined);
   });
 });
 

@@ -120,6 +120,14 @@ export const mssql: Dialect = {
     why: "SQL Server has no read-only transaction: the connection uses ApplicationIntent=ReadOnly, and the login must only be able to SELECT",
   },
   rows: (result) => result as Record<string, unknown>[],
+  // tedious sends the server an attention message for the request in flight, which then fails as cancelled.
+  cancel: {
+    query: (c) => {
+      (c as { cancel(): boolean }).cancel();
+      return Promise.resolve();
+    },
+    disconnect: (c) => (c as { close(): void }).close(),
+  },
   writeAccess: {
     sql: `SELECT 'member of ' + r.name AS finding FROM (VALUES ('db_owner'), ('db_datawriter'), ('db_ddladmin')) AS r(name)
       WHERE IS_ROLEMEMBER(r.name) = 1

@@ -7,7 +7,7 @@
 import type { FieldPacket } from "mysql2";
 import { parseJsonExact } from "../exact-json.ts";
 import { wallClockToUtc } from "../zone.ts";
-import { type Dialect, limitPage, Read, type ReadSettings } from "./dialect.ts";
+import { type Dialect, knexCancel, limitPage, Read, type ReadSettings } from "./dialect.ts";
 import { tlsOptions } from "./postgres.ts";
 
 const TYPE = { TIMESTAMP: 7, DATETIME: 12, BIT: 16, JSON: 245 } as const;
@@ -94,6 +94,9 @@ export const mysql: Dialect = {
   page: limitPage,
   readOnly: { kind: "transaction" },
   rows: mysqlRows,
+  // The socket itself: mysql2's end() and destroy() only half-close it, and the statement in flight waits
+  // for an answer that never comes; a socket closed under it fails it as PROTOCOL_CONNECTION_LOST.
+  cancel: { query: knexCancel, disconnect: (c) => (c as { stream: { destroy(): void } }).stream.destroy() },
   // SHOW GRANTS lists the login's grants, one statement per row, and on MariaDB those of its active roles
   // too (FOR CURRENT_USER() would only name the roles); the source flags those that can write.
   writeAccess: {

@@ -147,6 +147,9 @@ export const oracle: Dialect = {
   readOnly: { kind: "statement", sql: "SET TRANSACTION READ ONLY" },
   queryOptions: (settings) => ({ fetchTypeHandler: oracleFetchTypeHandler(settings) }),
   rows: (result) => result as Record<string, unknown>[],
+  // A break interrupts the call in flight (ORA-01013). Closing a connection waits for its call to end, so
+  // there is no disconnect to fall back on.
+  cancel: { query: (c) => (c as { break(): Promise<void> }).break() },
   writeAccess: {
     sql: `SELECT privilege AS finding FROM session_privs
       WHERE privilege IN ('INSERT ANY TABLE', 'UPDATE ANY TABLE', 'DELETE ANY TABLE', 'DROP ANY TABLE', 'ALTER ANY TABLE', 'CREATE ANY TABLE', 'CREATE TABLE', 'EXECUTE ANY PROCEDURE')

@@ -11,7 +11,7 @@ import pg from "pg";
 import { converterFor } from "../../../engine/values.ts";
 import { exactNumber, parseJsonExact } from "../exact-json.ts";
 import { offsetToUtc, wallClockToUtc } from "../zone.ts";
-import { type Dialect, doubleQuote, limitPage, Read, type ReadSettings, type ResolvedConnection } from "./dialect.ts";
+import { type Dialect, doubleQuote, knexCancel, limitPage, Read, type ReadSettings, type ResolvedConnection } from "./dialect.ts";
 
 const OID = {
   date: 1082,
@@ -105,6 +105,8 @@ export const postgres: Dialect = {
   page: limitPage,
   readOnly: { kind: "transaction" },
   rows: (result) => (result as { rows: Record<string, unknown>[] }).rows,
+  // pg's end() drops the socket of a client with a query in flight.
+  cancel: { query: knexCancel, disconnect: (c) => void (c as pg.Client).end().catch(() => {}) },
   // Every table the login could change, whatever the route: grants, role membership, ownership, superuser.
   writeAccess: {
     sql: `SELECT n.nspname || '.' || c.relname || ': ' || concat_ws(', ',
