@@ -36,6 +36,8 @@ const TRANSIENT = new Set([
   "40P01", // deadlock
   "57014", // statement timeout
 ]);
+/** pg, mysql2 and tedious refusing to go on without the TLS the connection asks for. */
+const NO_TLS = /does not support SSL connections|HANDSHAKE_NO_SSL_SUPPORT|did not negotiate encryption/;
 const DENIED = new Set(["28P01", "28000", "ER_ACCESS_DENIED_ERROR", "ER_DBACCESS_DENIED_ERROR", "ELOGIN"]);
 const UNKNOWN_COLUMN = /42703|ER_BAD_FIELD_ERROR|no such column|Invalid column name|ORA-00904/;
 
@@ -44,6 +46,15 @@ export function queryError(e: unknown, connection: string, dialect: string): Fer
   const err = e as { code?: string | number; errno?: number; name?: string; message?: string };
   const code = String(err.code ?? "");
   const message = (err.message ?? String(e)).split("\n")[0]!;
+  if (NO_TLS.test(`${code} ${message}`)) return noTls(connection, dialect, message, e);
+  if (code === "EENCRYPT" && /requires encryption/.test(message)) {
+    return new ConfigError(
+      "SOURCE_SQL_TLS_UNAVAILABLE",
+      `database ${connection} (${dialect}) requires TLS: ${message}. Remove tls.mode: disable from connections.${connection} in ferry.yaml (the default, verify, checks the server's certificate; insecure accepts any)`,
+      undefined,
+      { cause: e },
+    );
+  }
   if (TRANSIENT.has(code) || err.name === "KnexTimeoutError" || /timeout|timed out|ORA-12170|ORA-12541|NJS-50[0-9]/i.test(message)) {
     return new TransientError(
       "SOURCE_UNAVAILABLE",
@@ -70,6 +81,16 @@ export function queryError(e: unknown, connection: string, dialect: string): Fer
   return new ConfigError(
     "SOURCE_SQL_QUERY_FAILED",
     `the query failed on ${connection}: ${message}. Check the job's query`,
+    undefined,
+    { cause: e },
+  );
+}
+
+/** The server does not offer TLS, which the connection's tls.mode (verify, the default, or insecure) requires. */
+function noTls(connection: string, dialect: string, message: string, e: unknown): FerryError {
+  return new ConfigError(
+    "SOURCE_SQL_TLS_UNAVAILABLE",
+    `database ${connection} (${dialect}) does not offer TLS (${message}), which the connection's tls.mode requires (verify, the default, or insecure). Turn TLS on at the server, or, on a network you trust, set tls.mode: disable on connections.${connection} in ferry.yaml (each run then warns that the connection is not encrypted)`,
     undefined,
     { cause: e },
   );
@@ -229,7 +250,10 @@ function openKnex({ name, dialect, settings, log, resolve }: SqlClientOptions): 
       // belongs in an error a user reads, and values may be personal data.
       compileSqlOnError: false,
       log: {
-        warn: (m: unknown) => log.warn({ connection: name }, String(m)),
+        // A connection that cannot be opened fails the statement, and the run says why: knex's own warning,
+        // with the driver's stack, would only repeat it.
+        warn: (m: unknown) =>
+          String(m).startsWith("Acquire connection error") ? log.debug({ connection: name }, String(m)) : log.warn({ connection: name }, String(m)),
         error: (m: unknown) => log.debug({ connection: name }, String(m)),
         deprecate: () => {},
         debug: () => {},

@@ -75,8 +75,14 @@ export interface Dialect {
   queryOptions?(settings: ReadSettings): Record<string, unknown>;
   /** The rows of a `knex.raw` result (each driver shapes it differently), values as the source expects. */
   rows(result: unknown, settings: ReadSettings): Record<string, unknown>[];
-  /** How to ask what the login could write: a query and what its rows say. Null: the dialect cannot ask. */
-  readonly writeAccess: { sql: string; findings(rows: Record<string, unknown>[]): string[] } | null;
+  /** How to ask what the login could write. Null: the dialect cannot ask. */
+  readonly writeAccess: LoginQuestion | null;
+  /**
+   * How to ask what the login holds that reaches past the database's tables: superuser, and the roles and
+   * privileges that let a SELECT write or read the server's files, run programs on it, or end or watch
+   * other sessions. Null where there is no login (SQLite).
+   */
+  readonly privileges: LoginQuestion | null;
   /** A cursor position stored in a checkpoint, as the driver must bind it (rowversion hex to bytes). */
   bindCursor?(value: string | number): unknown;
   /**
@@ -99,6 +105,15 @@ export interface Dialect {
 export async function knexCancel(connection: unknown, knex: Knex): Promise<void> {
   await (knex.client as { cancelQuery(connection: unknown): Promise<unknown> }).cancelQuery(connection);
 }
+
+/** A question about the login: a query, and what its rows say (one finding each, none when all is well). */
+export interface LoginQuestion {
+  sql: string;
+  findings(rows: Record<string, unknown>[]): string[];
+}
+
+/** The `finding` column of each row (Oracle names it in capitals). */
+export const findingColumn = (rows: Record<string, unknown>[]) => rows.map((r) => String(r.finding ?? r.FINDING));
 
 /** A connection with its credentials resolved, as dialects receive it. */
 export interface ResolvedConnection {

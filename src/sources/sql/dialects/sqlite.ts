@@ -47,4 +47,5 @@ export const sqlite: Dialect = {
   queryOptions: () => ({ safeIntegers: true }),
   rows: sqliteRows,
   writeAccess: null,
+  privileges: null,
 };
