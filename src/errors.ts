@@ -97,7 +97,9 @@ export const ERROR_CODES = {
   SOURCE_SQL_BAD_CONNECTION: { kind: "config", blame: "configuration", person: true },
   SOURCE_SQL_LOGIN_REFUSED: { kind: "config", blame: "configuration", person: true },
   SOURCE_SQL_NOT_READ_ONLY: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SQL_PRIVILEGED_LOGIN: { kind: "config", blame: "configuration", person: true },
   SOURCE_SQL_QUERY_FAILED: { kind: "config", blame: "configuration", person: true },
+  SOURCE_SQL_TLS_UNAVAILABLE: { kind: "config", blame: "configuration", person: true },
   SOURCE_SQL_UNKNOWN_COLUMN: { kind: "config", blame: "configuration", person: true },
 
   // A destination as a whole: its records are held, not blamed. Transient ones clear by themselves.

@@ -128,7 +128,13 @@ async function ferryRate(dialect: Dialect, table: string): Promise<{ rows: numbe
   const connection = sqlConnectionSchema.parse(
     dialect === "sqlite"
       ? { dialect, path: SQLITE_FILE }
-      : { dialect, url: database(dialect === "postgres" ? PG_BASE_URL : MYSQL_BASE_URL, "ferry_bench"), tls: { mode: "disable" } },
+      : {
+          dialect,
+          url: database(dialect === "postgres" ? PG_BASE_URL : MYSQL_BASE_URL, "ferry_bench"),
+          tls: { mode: "disable" },
+          // The servers' admin logins, which a read refuses unless allowed.
+          allow_privileged_login: true,
+        },
   );
   const source = createSqlSource(
     sqlSourceSchema.parse({ type: "sql", connection: "bench", query: `SELECT * FROM ${table}` }),

@@ -86,8 +86,18 @@ interface DialectCase {
   microseconds?: string;
 }
 
-/** Settings every server connection of these tests shares: the local servers have no TLS. */
-const SERVER = { tls: { mode: "disable" }, pool: { max: 2 }, connect_timeout: "5s", query_timeout: "30s" };
+/**
+ * Settings every server connection of these tests shares: the local servers have no TLS, and the tests
+ * read as the servers' admin logins (PostgreSQL's superuser, MariaDB's root), which a run refuses unless
+ * the connection allows them.
+ */
+const SERVER = {
+  tls: { mode: "disable" },
+  pool: { max: 2 },
+  connect_timeout: "5s",
+  query_timeout: "30s",
+  allow_privileged_login: true,
+};
 
 /**
  * ferry.yaml cannot hold a literal password, so a server's URL reaches it through an environment variable

@@ -104,6 +104,8 @@ function ferryConnection(dialect: "mssql" | "oracle", variable: string, tls: Tls
     tls: { mode: tls },
     connect_timeout: "30s",
     query_timeout: "60s",
+    // The login must create tables (see above): often one a run would refuse as privileged.
+    allow_privileged_login: true,
     ...extra,
   });
 }

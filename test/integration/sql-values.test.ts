@@ -39,10 +39,11 @@ interface Outcome {
 async function readMapped(dialect: "postgres" | "mysql" | "sqlite", url: string, query: string, fields: Record<string, FieldType>): Promise<Outcome> {
   const variable = `FERRY_IT_VALUES_URL_${process.pid}_${Math.random().toString(36).slice(2)}`.toUpperCase();
   const env = { ...process.env, [variable]: url };
+  // The servers' admin logins read here, which a read refuses unless the connection allows them.
   const connection = sqlConnectionSchema.parse(
     dialect === "sqlite"
       ? { dialect, path: url }
-      : { dialect, url: `\${env:${variable}}`, tls: { mode: "disable" }, time_zone: "Europe/Paris" },
+      : { dialect, url: `\${env:${variable}}`, tls: { mode: "disable" }, time_zone: "Europe/Paris", allow_privileged_login: true },
   );
   const source = createSqlSource(sqlSourceSchema.parse({ type: "sql", connection: "erp", query }), {
     ...runContext({ baseDir: process.cwd(), env, log: silentLogger, file: "jobs/values.yaml", block: "source" }),

@@ -58,6 +58,18 @@ describe("connections", () => {
     assert.equal(issues({ dialect: "oracle", connect_string: "(DESCRIPTION=...)" }), "[]");
   });
 
+  test("allow_privileged_login: off by default, on server dialects only, described as a risk", () => {
+    for (const dialect of ["postgres", "mysql", "mssql", "oracle"] as const) {
+      const base = { dialect, host: "db", ...(dialect === "oracle" ? { service_name: "ERP" } : {}) };
+      const allowed = (c: object) => (sqlConnectionSchema.parse(c) as { allow_privileged_login: boolean }).allow_privileged_login;
+      assert.equal(allowed(base), false, dialect);
+      assert.equal(allowed({ ...base, allow_privileged_login: true }), true, dialect);
+    }
+    assert.throws(() => sqlConnectionSchema.parse({ dialect: "sqlite", path: "erp.db", allow_privileged_login: true }));
+    const field = (sqlConnectionSchema.options[1].shape as Record<string, { description?: string }>).allow_privileged_login;
+    assert.match(field?.description ?? "", /^A RISK: /);
+  });
+
   test("durations", () => {
     assert.equal(durationMs("500ms"), 500);
     assert.equal(durationMs("15s"), 15_000);

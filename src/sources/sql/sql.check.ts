@@ -1,9 +1,10 @@
 /**
  * `ferry check` on a `sql` source: reads a few rows of the job's query the way a run reads them, says how
- * reads are kept read-only, and asks the database what the login could write.
+ * reads are kept read-only, and asks the database what the login could write and whether it is privileged.
  */
 import type { SourceCheck } from "../source.ts";
 import { canonicalRow } from "./canonical.ts";
+import { loginPrivileges, privilegedWarning } from "./privileges.ts";
 import type { Row } from "./sql.client.ts";
 import type { SqlQuery } from "./sql.read.ts";
 
@@ -35,6 +36,7 @@ export async function checkSql(sql: SqlQuery, { limit, signal }: { limit: number
       notes.push("the login holds no write privilege Ferry could find");
     }
   }
+  if (dialect.privileges) await checkPrivileges(sql, signal, notes, warnings);
   const values: Row[] = [];
   for (const row of rows) {
     const canonical = canonicalRow(row, sql.settings.maxLobBytes);
@@ -42,4 +44,17 @@ export async function checkSql(sql: SqlQuery, { limit, signal }: { limit: number
     else values.push(canonical.values);
   }
   return { columns: Object.keys(rows[0] ?? {}), rows: values, notes, warnings };
+}
+
+/** Whether the login holds more than reading needs: a warning naming what it holds, or a note that it does not. */
+async function checkPrivileges(sql: SqlQuery, signal: AbortSignal, notes: string[], warnings: string[]) {
+  let found: string[];
+  try {
+    found = await loginPrivileges(sql, signal);
+  } catch (e) {
+    warnings.push(`could not ask the database whether this login is privileged: ${(e as Error).message}`);
+    return;
+  }
+  if (found.length > 0) warnings.push(privilegedWarning(sql, found));
+  else notes.push("the login holds no privilege beyond its tables Ferry could find (superuser, server files, other sessions)");
 }

@@ -4,10 +4,11 @@
  * into Ferry's (retry an unreachable database, stop on a refused login or a broken query).
  */
 import { existsSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
 import knexFactory, { type Knex } from "knex";
-import { ConfigError, type FerryError, TransientError } from "../../errors.ts";
+import { ConfigError, describeError, type FerryError, TransientError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import type { Dialect, ReadSettings, ResolvedConnection, Statement } from "./dialects/dialect.ts";
+import { type Dialect, knexCancel, type ReadSettings, type ResolvedConnection, type Statement } from "./dialects/dialect.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -35,6 +36,8 @@ const TRANSIENT = new Set([
   "40P01", // deadlock
   "57014", // statement timeout
 ]);
+/** pg, mysql2 and tedious refusing to go on without the TLS the connection asks for. */
+const NO_TLS = /does not support SSL connections|HANDSHAKE_NO_SSL_SUPPORT|did not negotiate encryption/;
 const DENIED = new Set(["28P01", "28000", "ER_ACCESS_DENIED_ERROR", "ER_DBACCESS_DENIED_ERROR", "ELOGIN"]);
 const UNKNOWN_COLUMN = /42703|ER_BAD_FIELD_ERROR|no such column|Invalid column name|ORA-00904/;
 
@@ -43,6 +46,15 @@ export function queryError(e: unknown, connection: string, dialect: string): Fer
   const err = e as { code?: string | number; errno?: number; name?: string; message?: string };
   const code = String(err.code ?? "");
   const message = (err.message ?? String(e)).split("\n")[0]!;
+  if (NO_TLS.test(`${code} ${message}`)) return noTls(connection, dialect, message, e);
+  if (code === "EENCRYPT" && /requires encryption/.test(message)) {
+    return new ConfigError(
+      "SOURCE_SQL_TLS_UNAVAILABLE",
+      `database ${connection} (${dialect}) requires TLS: ${message}. Remove tls.mode: disable from connections.${connection} in ferry.yaml (the default, verify, checks the server's certificate; insecure accepts any)`,
+      undefined,
+      { cause: e },
+    );
+  }
   if (TRANSIENT.has(code) || err.name === "KnexTimeoutError" || /timeout|timed out|ORA-12170|ORA-12541|NJS-50[0-9]/i.test(message)) {
     return new TransientError(
       "SOURCE_UNAVAILABLE",
@@ -74,6 +86,16 @@ export function queryError(e: unknown, connection: string, dialect: string): Fer
   );
 }
 
+/** The server does not offer TLS, which the connection's tls.mode (verify, the default, or insecure) requires. */
+function noTls(connection: string, dialect: string, message: string, e: unknown): FerryError {
+  return new ConfigError(
+    "SOURCE_SQL_TLS_UNAVAILABLE",
+    `database ${connection} (${dialect}) does not offer TLS (${message}), which the connection's tls.mode requires (verify, the default, or insecure). Turn TLS on at the server, or, on a network you trust, set tls.mode: disable on connections.${connection} in ferry.yaml (each run then warns that the connection is not encrypted)`,
+    undefined,
+    { cause: e },
+  );
+}
+
 export interface SqlClientOptions {
   /** The connection's name in ferry.yaml, for messages and logs. */
   name: string;
@@ -96,26 +118,18 @@ export interface SqlClient {
 
 export function sqlClient(options: SqlClientOptions): SqlClient {
   const { name, dialect, settings } = options;
-  const cancel = dialect.name === "postgres" || dialect.name === "mysql";
   let db: Knex | null = null;
   return {
     async run(statement, signal) {
       signal.throwIfAborted();
       const k = (db ??= openKnex(options));
       try {
-        const ro = dialect.readOnly;
-        const raw = (q: Knex | Knex.Transaction) => rawStatement(q, statement, dialect, settings, cancel);
-        const result =
-          ro.kind === "transaction"
-            ? await k.transaction((trx) => raw(trx), { readOnly: true })
-            : ro.kind === "statement"
-              ? await k.transaction(async (trx) => {
-                  await trx.raw(ro.sql);
-                  return raw(trx);
-                })
-              : await raw(k);
-        return dialect.rows(result, settings);
+        return dialect.rows(await onConnection(k, options, signal, (c) => readOnly(k, c, statement, dialect, settings, signal)), settings);
       } catch (e) {
+        if (signal.aborted) {
+          const message = `the query on ${name} was stopped: the run was interrupted (${describeError(signal.reason)})`;
+          throw new TransientError("RUN_INTERRUPTED", message, { cause: e });
+        }
         throw queryError(e, name, dialect.name);
       }
     },
@@ -125,10 +139,95 @@ export function sqlClient(options: SqlClientOptions): SqlClient {
   };
 }
 
-function rawStatement(q: Knex | Knex.Transaction, statement: Statement, dialect: Dialect, settings: ReadSettings, cancel: boolean) {
+/** One statement on `connection`, read-only the dialect's way. */
+function readOnly(k: Knex, connection: unknown, statement: Statement, dialect: Dialect, settings: ReadSettings, signal: AbortSignal) {
+  const raw = (q: Knex | Knex.Transaction) => {
+    // Aborted while the transaction began: its cancel may have come before the statement.
+    signal.throwIfAborted();
+    return rawStatement(q, connection, statement, dialect, settings);
+  };
+  const ro = dialect.readOnly;
+  if (ro.kind === "transaction") return k.transaction((trx) => raw(trx), { readOnly: true, connection });
+  if (ro.kind === "statement") {
+    return k.transaction(
+      async (trx) => {
+        await trx.raw(ro.sql);
+        return raw(trx);
+      },
+      { connection },
+    );
+  }
+  return raw(k);
+}
+
+function rawStatement(q: Knex | Knex.Transaction, connection: unknown, statement: Statement, dialect: Dialect, settings: ReadSettings) {
   let r = q.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
+  // knex runs a builder on its `_connection` when it has one (QueryBuilder.connection() sets it; Raw has no
+  // setter): outside a transaction, the statement runs on the connection the abort signal can cancel.
+  (r as unknown as { _connection: unknown })._connection = connection;
   if (dialect.queryOptions) r = r.options(dialect.queryOptions(settings));
-  return r.timeout(settings.queryTimeout, { cancel });
+  const knexCancels = dialect.cancel?.query === knexCancel;
+  return r.timeout(settings.queryTimeout, { cancel: knexCancels });
+}
+
+/**
+ * Runs `work` on a connection of the pool that the abort signal can reach: when it fires, the statement in
+ * flight is cancelled (asked again after a second, since a cancel that arrives between two statements
+ * stops nothing), and when asking fails or is not heard, its connection is dropped. Either way the
+ * statement fails and `work` rejects: nothing waits for the page, and the run commits no batch of it.
+ */
+async function onConnection<T>(
+  k: Knex,
+  options: SqlClientOptions,
+  signal: AbortSignal,
+  work: (connection: unknown) => Promise<T>,
+): Promise<T> {
+  const connection: unknown = await k.client.acquireConnection();
+  const settled = Promise.withResolvers<void>();
+  let stopping: Promise<void> | undefined;
+  const onAbort = () => {
+    stopping = stopStatement(k, connection, options, settled.promise);
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    signal.throwIfAborted();
+    return await work(connection);
+  } finally {
+    settled.resolve();
+    signal.removeEventListener("abort", onAbort);
+    await stopping;
+    await k.client.releaseConnection(connection);
+  }
+}
+
+const CANCEL_ATTEMPTS = 3;
+/** How long a cancel may take to be asked, and then to be heard, before the next step. */
+const CANCEL_WAIT_MS = 1_000;
+
+const after = (ms: number) => delay(ms, "late" as const, { ref: false });
+
+async function stopStatement(k: Knex, connection: unknown, { name, dialect, log }: SqlClientOptions, settled: Promise<void>) {
+  const cancel = dialect.cancel;
+  if (!cancel) return;
+  const over = settled.then(() => "settled" as const);
+  for (let attempt = 0; attempt < CANCEL_ATTEMPTS; attempt++) {
+    const asked = cancel.query(connection, k).then(
+      () => "asked" as const,
+      (e: unknown) => {
+        log.warn({ connection: name, err: describeError(e) }, "could not cancel the query in flight");
+        return "failed" as const;
+      },
+    );
+    const outcome = await Promise.race([over, asked, after(CANCEL_WAIT_MS)]);
+    if (outcome === "settled") return;
+    if (outcome !== "asked") break;
+    if ((await Promise.race([over, after(CANCEL_WAIT_MS)])) === "settled") return;
+  }
+  if (!cancel.disconnect) return;
+  log.warn({ connection: name }, "the query in flight did not stop: dropping its connection");
+  // The pool destroys a connection marked so instead of handing it out again.
+  (connection as { __knex__disposed?: unknown }).__knex__disposed = "dropped: its query would not stop";
+  cancel.disconnect(connection);
 }
 
 function openKnex({ name, dialect, settings, log, resolve }: SqlClientOptions): Knex {
@@ -151,7 +250,10 @@ function openKnex({ name, dialect, settings, log, resolve }: SqlClientOptions): 
       // belongs in an error a user reads, and values may be personal data.
       compileSqlOnError: false,
       log: {
-        warn: (m: unknown) => log.warn({ connection: name }, String(m)),
+        // A connection that cannot be opened fails the statement, and the run says why: knex's own warning,
+        // with the driver's stack, would only repeat it.
+        warn: (m: unknown) =>
+          String(m).startsWith("Acquire connection error") ? log.debug({ connection: name }, String(m)) : log.warn({ connection: name }, String(m)),
         error: (m: unknown) => log.debug({ connection: name }, String(m)),
         deprecate: () => {},
         debug: () => {},

@@ -65,6 +65,12 @@ const common = {
   connect_timeout: duration("Give up connecting after this long.", "15s"),
   query_timeout: duration("Give up on one page of a query after this long; the run fails and can be retried.", "10m"),
   time_zone: zone,
+  allow_privileged_login: z
+    .boolean()
+    .default(false)
+    .describe(
+      "A RISK: let `ferry run` read through a login that holds more than reading needs (a PostgreSQL superuser or pg_write_server_files, MySQL SUPER, FILE or PROCESS, SQL Server sysadmin or db_owner, Oracle DBA...). Through a SELECT such a login can write files on the server, run programs there or end other sessions, which no read-only transaction prevents. Default false: the run is refused; give Ferry a login that can only SELECT instead.",
+    ),
 };
 
 function fieldsOrUrl(c: { url?: string; host?: string }, ctx: z.RefinementCtx, extra = false) {

@@ -4,10 +4,12 @@
  * memory flat whatever the table's size and makes every page a fresh, short, read-only statement.
  */
 import { DataError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
 import type { ReadRequest, SourceBatch } from "../source.ts";
 import { canonicalRow, rawValue } from "./canonical.ts";
 import type { Dialect, ReadSettings } from "./dialects/dialect.ts";
 import { phases, positionValue } from "./paging.ts";
+import { guardLogin } from "./privileges.ts";
 import type { Row, SqlClient } from "./sql.client.ts";
 
 const DEFAULT_FETCH = 10_000;
@@ -25,12 +27,16 @@ export interface SqlQuery {
   fetchSize: number | undefined;
   /** The job's cursor is a rowversion (cursor_type: rowversion). */
   rowversion: boolean;
+  /** The connection's allow_privileged_login: a run may read through a privileged login. */
+  allowPrivilegedLogin: boolean;
+  log: Logger;
 }
 
 export async function* readSql(sql: SqlQuery, req: ReadRequest): AsyncGenerator<SourceBatch> {
   const { connection, query, dialect, client, rowversion } = sql;
   const fetchSize = sql.fetchSize ?? Math.max(req.batchSize, DEFAULT_FETCH);
   const counter = { line: 0 };
+  await guardLogin(sql, req.signal);
   for (const phase of phases({ connection, dialect, fetchSize, rowversion }, req)) {
     for (let page = phase.next(); page !== null; page = phase.next()) {
       const rows = phase.take(await client.run(dialect.page({ query, ...page }), req.signal));

@@ -52,6 +52,8 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
     settings,
     fetchSize: config.fetch_size,
     rowversion: config.cursor_type === "rowversion",
+    allowPrivilegedLogin: conn.dialect !== "sqlite" && conn.allow_privileged_login,
+    log: context.log,
   };
   return {
     describe: `sql ${config.connection} (${conn.dialect})`,

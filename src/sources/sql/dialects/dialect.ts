@@ -75,11 +75,45 @@ export interface Dialect {
   queryOptions?(settings: ReadSettings): Record<string, unknown>;
   /** The rows of a `knex.raw` result (each driver shapes it differently), values as the source expects. */
   rows(result: unknown, settings: ReadSettings): Record<string, unknown>[];
-  /** How to ask what the login could write: a query and what its rows say. Null: the dialect cannot ask. */
-  readonly writeAccess: { sql: string; findings(rows: Record<string, unknown>[]): string[] } | null;
+  /** How to ask what the login could write. Null: the dialect cannot ask. */
+  readonly writeAccess: LoginQuestion | null;
+  /**
+   * How to ask what the login holds that reaches past the database's tables: superuser, and the roles and
+   * privileges that let a SELECT write or read the server's files, run programs on it, or end or watch
+   * other sessions. Null where there is no login (SQLite).
+   */
+  readonly privileges: LoginQuestion | null;
   /** A cursor position stored in a checkpoint, as the driver must bind it (rowversion hex to bytes). */
   bindCursor?(value: string | number): unknown;
+  /**
+   * How a statement in flight is stopped from outside it, when the run's abort signal fires. `query` asks
+   * the server to cancel the statement running on `connection` (a driver connection of knex's pool), and
+   * resolves once asked; `disconnect`, when asking fails or is not heard, drops the connection under the
+   * statement. Absent where nothing can run beside a statement (SQLite).
+   */
+  readonly cancel?: {
+    query(connection: unknown, knex: Knex): Promise<void>;
+    disconnect?(connection: unknown): void;
+  };
 }
+
+/**
+ * knex's own cancel, the one `.timeout(ms, { cancel: true })` uses: a new connection with the same login
+ * asks the server to stop the statement (PostgreSQL `pg_cancel_backend`, MySQL `KILL QUERY`), which any
+ * login may do to its own sessions.
+ */
+export async function knexCancel(connection: unknown, knex: Knex): Promise<void> {
+  await (knex.client as { cancelQuery(connection: unknown): Promise<unknown> }).cancelQuery(connection);
+}
+
+/** A question about the login: a query, and what its rows say (one finding each, none when all is well). */
+export interface LoginQuestion {
+  sql: string;
+  findings(rows: Record<string, unknown>[]): string[];
+}
+
+/** The `finding` column of each row (Oracle names it in capitals). */
+export const findingColumn = (rows: Record<string, unknown>[]) => rows.map((r) => String(r.finding ?? r.FINDING));
 
 /** A connection with its credentials resolved, as dialects receive it. */
 export interface ResolvedConnection {

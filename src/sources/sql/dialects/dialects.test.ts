@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { describe, test } from "node:test";
+import type { Knex } from "knex";
 import { Read, Refused, type ReadSettings, type ResolvedConnection, exactDecimal } from "./dialect.ts";
 import { dialects } from "./index.ts";
-import { mssqlValue } from "./mssql.ts";
-import { mysqlRows, mysqlWriteGrants } from "./mysql.ts";
-import { ORACLE_SESSION, oracleConnectString, oracleFetchTypeHandler, oracleNumber } from "./oracle.ts";
-import { postgresTypes } from "./postgres.ts";
+import { MSSQL_PRIVILEGES, mssqlValue } from "./mssql.ts";
+import { mysqlPrivilegedGrants, mysqlRows, mysqlWriteGrants } from "./mysql.ts";
+import { ORACLE_PRIVILEGES, ORACLE_SESSION, oracleConnectString, oracleFetchTypeHandler, oracleNumber } from "./oracle.ts";
+import { POSTGRES_PRIVILEGES, postgresTypes } from "./postgres.ts";
 import { converterFor } from "../../../engine/values.ts";
 import { canonicalRow } from "../canonical.ts";
 import { jsonText } from "../exact-json.ts";
@@ -114,6 +115,110 @@ describe("read-only", () => {
       ]),
       ["GRANT SELECT, INSERT ON `erp`.`orders` TO `ferry`@`%`", "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"],
     );
+  });
+});
+
+describe("privileged logins", () => {
+  test("every server dialect asks; SQLite has no login", () => {
+    assert.equal(dialects.sqlite.privileges, null);
+    assert.equal(dialects.postgres.privileges!.sql, POSTGRES_PRIVILEGES);
+    assert.equal(dialects.mysql.privileges!.sql, "SHOW GRANTS");
+    assert.equal(dialects.mssql.privileges!.sql, MSSQL_PRIVILEGES);
+    assert.equal(dialects.oracle.privileges!.sql, ORACLE_PRIVILEGES);
+  });
+
+  test("PostgreSQL: superuser (alone, it implies the rest), a superuser role, the roles that reach the server", () => {
+    assert.match(POSTGRES_PRIVILEGES, /'superuser' AS finding FROM pg_roles WHERE rolname = session_user AND rolsuper/);
+    assert.match(POSTGRES_PRIVILEGES, /'member of superuser role ' \|\| r\.rolname/);
+    for (const role of ["pg_write_server_files", "pg_read_server_files", "pg_execute_server_program", "pg_signal_backend", "pg_write_all_data"]) {
+      assert.ok(POSTGRES_PRIVILEGES.includes(`'${role}'`), role);
+    }
+    assert.match(POSTGRES_PRIVILEGES, /pg_has_role\(session_user, r\.oid, 'MEMBER'\)/);
+    assert.match(POSTGRES_PRIVILEGES, /rolcreaterole/);
+  });
+
+  test("MySQL: global privileges that reach past the tables, from SHOW GRANTS, in both spellings", () => {
+    assert.deepEqual(
+      mysqlPrivilegedGrants([
+        "GRANT USAGE ON *.* TO `ferry`@`%`",
+        "GRANT SELECT ON `erp`.* TO `ferry`@`%`",
+        "GRANT FILE, PROCESS ON *.* TO `ferry`@`%`",
+        "GRANT ALL PRIVILEGES ON `erp`.* TO `ferry`@`%`",
+      ]),
+      ["FILE", "PROCESS"],
+    );
+    assert.deepEqual(mysqlPrivilegedGrants(["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"]), [
+      "ALL PRIVILEGES",
+      "GRANT OPTION",
+    ]);
+    assert.deepEqual(
+      mysqlPrivilegedGrants([
+        "GRANT SELECT, RELOAD, SHUTDOWN, SUPER ON *.* TO `ops`@`%`",
+        "GRANT CONNECTION_ADMIN,SYSTEM_VARIABLES_ADMIN,XA_RECOVER_ADMIN ON *.* TO `ops`@`%`",
+        "GRANT CONNECTION ADMIN, SLAVE MONITOR ON *.* TO `ops`@`%`",
+      ]),
+      ["RELOAD", "SHUTDOWN", "SUPER", "CONNECTION_ADMIN", "SYSTEM_VARIABLES_ADMIN", "CONNECTION ADMIN"],
+    );
+    assert.deepEqual(mysqlPrivilegedGrants(["GRANT SELECT ON `erp`.`orders` TO `ferry`@`%`"]), []);
+  });
+
+  test("SQL Server: sysadmin alone, else server roles, server permissions, xp_cmdshell and db_owner", () => {
+    assert.match(MSSQL_PRIVILEGES, /'member of sysadmin' AS finding WHERE IS_SRVROLEMEMBER\('sysadmin'\) = 1/);
+    assert.match(MSSQL_PRIVILEGES, /WHERE IS_SRVROLEMEMBER\('sysadmin'\) = 0 OR ord = 1/);
+    for (const role of ["serveradmin", "securityadmin", "processadmin", "bulkadmin", "db_owner", "db_securityadmin"]) {
+      assert.ok(MSSQL_PRIVILEGES.includes(`('${role}')`), role);
+    }
+    for (const permission of ["CONTROL SERVER", "ALTER ANY LOGIN", "ALTER ANY CONNECTION", "ADMINISTER BULK OPERATIONS", "VIEW SERVER STATE"]) {
+      assert.ok(MSSQL_PRIVILEGES.includes(`('${permission}')`), permission);
+    }
+    assert.match(MSSQL_PRIVILEGES, /HAS_PERMS_BY_NAME\(NULL, NULL, p\.name\) = 1/);
+    assert.match(MSSQL_PRIVILEGES, /HAS_PERMS_BY_NAME\('master\.sys\.xp_cmdshell', 'OBJECT', 'EXECUTE'\) = 1/);
+    assert.match(MSSQL_PRIVILEGES, /IS_ROLEMEMBER\(r\.name\) = 1/);
+    assert.deepEqual(dialects.mssql.privileges!.findings([{ finding: "member of sysadmin" }]), ["member of sysadmin"]);
+  });
+
+  test("Oracle: DBA and kindred roles, system privileges, a SYSDBA session; findings in capitals", () => {
+    assert.match(ORACLE_PRIVILEGES, /FROM session_roles\s+WHERE role IN \('DBA', /);
+    assert.match(ORACLE_PRIVILEGES, /FROM session_privs\s+WHERE privilege IN \('SYSDBA', /);
+    for (const privilege of ["ALTER SYSTEM", "GRANT ANY PRIVILEGE", "CREATE ANY DIRECTORY", "CREATE EXTERNAL JOB", "BECOME USER"]) {
+      assert.ok(ORACLE_PRIVILEGES.includes(`'${privilege}'`), privilege);
+    }
+    assert.match(ORACLE_PRIVILEGES, /SYS_CONTEXT\('USERENV', 'ISDBA'\) = 'TRUE'/);
+    assert.deepEqual(dialects.oracle.privileges!.findings([{ FINDING: "role DBA" }]), ["role DBA"]);
+  });
+});
+
+describe("cancelling the statement in flight", () => {
+  test("PostgreSQL and MySQL through knex's cancel (pg_cancel_backend, KILL QUERY from a new connection)", async () => {
+    for (const d of ["postgres", "mysql"] as const) {
+      const asked: unknown[] = [];
+      const knex = { client: { cancelQuery: (c: unknown) => Promise.resolve(asked.push(c)) } } as unknown as Knex;
+      const connection = { processID: 42, threadId: 42 };
+      await dialects[d].cancel!.query(connection, knex);
+      assert.deepEqual(asked, [connection], d);
+    }
+  });
+
+  test("dropping the connection when a cancel is not heard: the socket closed under the statement", () => {
+    const calls: string[] = [];
+    const pgClient = { end: () => (calls.push("pg end"), Promise.resolve()) };
+    dialects.postgres.cancel!.disconnect!(pgClient);
+    dialects.mysql.cancel!.disconnect!({ stream: { destroy: () => calls.push("mysql socket destroyed") } });
+    dialects.mssql.cancel!.disconnect!({ close: () => calls.push("tedious close") });
+    assert.deepEqual(calls, ["pg end", "mysql socket destroyed", "tedious close"]);
+  });
+
+  test("SQL Server: tedious cancels the request (an attention message); Oracle: connection.break()", async () => {
+    const calls: string[] = [];
+    const none = {} as Knex;
+    await dialects.mssql.cancel!.query({ cancel: () => (calls.push("tedious cancel"), true) }, none);
+    await dialects.oracle.cancel!.query({ break: () => (calls.push("oracle break"), Promise.resolve()) }, none);
+    assert.deepEqual(calls, ["tedious cancel", "oracle break"]);
+    assert.equal(dialects.oracle.cancel!.disconnect, undefined, "closing an Oracle connection waits for its call");
+  });
+
+  test("SQLite: none, better-sqlite3 runs a statement synchronously", () => {
+    assert.equal(dialects.sqlite.cancel, undefined);
   });
 });
 

@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { wallClockToUtc } from "../zone.ts";
-import { type Dialect, exactDecimal, type PageRequest, Read, type ReadSettings, type Statement } from "./dialect.ts";
+import { type Dialect, exactDecimal, findingColumn, type PageRequest, Read, type ReadSettings, type Statement } from "./dialect.ts";
 import { splitCte } from "../read-only.ts";
 
 interface ColumnValue {
@@ -87,6 +87,26 @@ export function mssqlPage({ query, where, orderBy, limit }: PageRequest): Statem
   return { sql: `${head}SELECT TOP (?) * FROM ${from}${filter}${order}`, bindings: [limit, ...where.bindings] };
 }
 
+/**
+ * Server roles and permissions that reach past the database's tables (the server's files through BULK
+ * INSERT and OPENROWSET, programs through xp_cmdshell, other sessions through KILL, other logins), and
+ * the database roles that own or administer the database. sysadmin holds every permission: the others are
+ * only listed for a login that is not one.
+ */
+export const MSSQL_PRIVILEGES = `SELECT finding FROM (
+  SELECT 1 AS ord, 'member of sysadmin' AS finding WHERE IS_SRVROLEMEMBER('sysadmin') = 1
+  UNION ALL SELECT 2, 'member of ' + r.name FROM (VALUES ('serveradmin'), ('securityadmin'), ('setupadmin'), ('processadmin'),
+    ('diskadmin'), ('dbcreator'), ('bulkadmin')) AS r(name) WHERE IS_SRVROLEMEMBER(r.name) = 1
+  UNION ALL SELECT 3, 'server permission ' + p.name FROM (VALUES ('CONTROL SERVER'), ('ALTER ANY LOGIN'), ('ALTER ANY CONNECTION'),
+    ('ALTER SERVER STATE'), ('ALTER SETTINGS'), ('ADMINISTER BULK OPERATIONS'), ('SHUTDOWN'), ('IMPERSONATE ANY LOGIN'),
+    ('VIEW SERVER STATE'), ('EXTERNAL ACCESS ASSEMBLY'), ('UNSAFE ASSEMBLY')) AS p(name) WHERE HAS_PERMS_BY_NAME(NULL, NULL, p.name) = 1
+  UNION ALL SELECT 4, 'may run xp_cmdshell' WHERE HAS_PERMS_BY_NAME('master.sys.xp_cmdshell', 'OBJECT', 'EXECUTE') = 1
+  UNION ALL SELECT 5, 'member of ' + r.name FROM (VALUES ('db_owner'), ('db_securityadmin'), ('db_accessadmin')) AS r(name)
+    WHERE IS_ROLEMEMBER(r.name) = 1
+) AS f
+WHERE IS_SRVROLEMEMBER('sysadmin') = 0 OR ord = 1
+ORDER BY ord, finding`;
+
 export const mssql: Dialect = {
   name: "mssql",
   knexConfig: (c, settings) => ({
@@ -120,6 +140,14 @@ export const mssql: Dialect = {
     why: "SQL Server has no read-only transaction: the connection uses ApplicationIntent=ReadOnly, and the login must only be able to SELECT",
   },
   rows: (result) => result as Record<string, unknown>[],
+  // tedious sends the server an attention message for the request in flight, which then fails as cancelled.
+  cancel: {
+    query: (c) => {
+      (c as { cancel(): boolean }).cancel();
+      return Promise.resolve();
+    },
+    disconnect: (c) => (c as { close(): void }).close(),
+  },
   writeAccess: {
     sql: `SELECT 'member of ' + r.name AS finding FROM (VALUES ('db_owner'), ('db_datawriter'), ('db_ddladmin')) AS r(name)
       WHERE IS_ROLEMEMBER(r.name) = 1
@@ -132,6 +160,7 @@ export const mssql: Dialect = {
          OR HAS_PERMS_BY_NAME(QUOTENAME(SCHEMA_NAME(t.schema_id)) + '.' + QUOTENAME(t.name), 'OBJECT', 'DELETE') = 1`,
     findings: (rows) => rows.map((r) => String(r.finding)),
   },
+  privileges: { sql: MSSQL_PRIVILEGES, findings: findingColumn },
   bindCursor: (value) =>
     typeof value === "string" && /^0x[0-9a-f]+$/i.test(value) ? Buffer.from(value.slice(2), "hex") : value,
 };

@@ -7,7 +7,7 @@
 import type { FieldPacket } from "mysql2";
 import { parseJsonExact } from "../exact-json.ts";
 import { wallClockToUtc } from "../zone.ts";
-import { type Dialect, limitPage, Read, type ReadSettings } from "./dialect.ts";
+import { type Dialect, knexCancel, limitPage, Read, type ReadSettings } from "./dialect.ts";
 import { tlsOptions } from "./postgres.ts";
 
 const TYPE = { TIMESTAMP: 7, DATETIME: 12, BIT: 16, JSON: 245 } as const;
@@ -94,11 +94,18 @@ export const mysql: Dialect = {
   page: limitPage,
   readOnly: { kind: "transaction" },
   rows: mysqlRows,
+  // The socket itself: mysql2's end() and destroy() only half-close it, and the statement in flight waits
+  // for an answer that never comes; a socket closed under it fails it as PROTOCOL_CONNECTION_LOST.
+  cancel: { query: knexCancel, disconnect: (c) => (c as { stream: { destroy(): void } }).stream.destroy() },
   // SHOW GRANTS lists the login's grants, one statement per row, and on MariaDB those of its active roles
   // too (FOR CURRENT_USER() would only name the roles); the source flags those that can write.
   writeAccess: {
     sql: "SHOW GRANTS",
     findings: (rows) => mysqlWriteGrants(rows.map((r) => String(Object.values(r)[0]))),
+  },
+  privileges: {
+    sql: "SHOW GRANTS",
+    findings: (rows) => mysqlPrivilegedGrants(rows.map((r) => String(Object.values(r)[0]))),
   },
 };
 
@@ -107,4 +114,47 @@ const WRITE_GRANT = /\b(ALL PRIVILEGES|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|IN
 /** The grants among SHOW GRANTS' lines that let the login write. */
 export function mysqlWriteGrants(lines: string[]): string[] {
   return lines.filter((line) => WRITE_GRANT.test(line.replace(/ TO .*$/, "").replace(/^GRANT /, "")));
+}
+
+/**
+ * Global privileges that reach past the tables: the server's files (FILE: LOAD_FILE, INTO OUTFILE), other
+ * sessions (PROCESS sees their statements; SUPER and CONNECTION ADMIN kill them), the server itself
+ * (SHUTDOWN, RELOAD, system variables, replication, binary logs) and other logins (CREATE USER, GRANT
+ * OPTION, SET USER). MariaDB spells the newer ones with spaces, MySQL 8 with underscores.
+ */
+const PRIVILEGED = new Set([
+  "ALL PRIVILEGES",
+  "SUPER",
+  "FILE",
+  "PROCESS",
+  "SHUTDOWN",
+  "RELOAD",
+  "CREATE USER",
+  "GRANT OPTION",
+  "BINLOG ADMIN",
+  "BINLOG_ADMIN",
+  "CONNECTION ADMIN",
+  "CONNECTION_ADMIN",
+  "FEDERATED ADMIN",
+  "READ_ONLY ADMIN",
+  "REPLICATION MASTER ADMIN",
+  "REPLICATION SLAVE ADMIN",
+  "REPLICATION_SLAVE_ADMIN",
+  "ROLE_ADMIN",
+  "SET USER",
+  "SET_USER_ID",
+  "SYSTEM_USER",
+  "SYSTEM_VARIABLES_ADMIN",
+]);
+
+/** The privileged privileges among SHOW GRANTS' lines: those granted ON *.*, in the order they come. */
+export function mysqlPrivilegedGrants(lines: string[]): string[] {
+  const found = new Set<string>();
+  for (const line of lines) {
+    const grant = /^GRANT (.+?) ON \*\.\* TO .*?( WITH .*\bGRANT OPTION\b.*)?$/.exec(line);
+    if (!grant) continue;
+    for (const privilege of grant[1]!.split(/\s*,\s*/)) if (PRIVILEGED.has(privilege.toUpperCase())) found.add(privilege.toUpperCase());
+    if (grant[2]) found.add("GRANT OPTION");
+  }
+  return [...found];
 }

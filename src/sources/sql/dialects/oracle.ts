@@ -11,7 +11,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { parseJsonExact } from "../exact-json.ts";
 import { offsetToUtc, wallClockToUtc } from "../zone.ts";
-import { type Dialect, doubleQuote, type PageRequest, Read, Refused, type ReadSettings, type ResolvedConnection, type Statement } from "./dialect.ts";
+import { type Dialect, doubleQuote, findingColumn, type PageRequest, Read, Refused, type ReadSettings, type ResolvedConnection, type Statement } from "./dialect.ts";
 
 export const ORACLE_SESSION = `ALTER SESSION SET NLS_DATE_FORMAT = 'YYYY-MM-DD HH24:MI:SS' NLS_TIMESTAMP_FORMAT = 'YYYY-MM-DD HH24:MI:SS.FF9' NLS_TIMESTAMP_TZ_FORMAT = 'YYYY-MM-DD HH24:MI:SS.FF9TZH:TZM' NLS_NUMERIC_CHARACTERS = '.,' TIME_ZONE = '+00:00'`;
 
@@ -105,6 +105,21 @@ export function oraclePage({ query, where, orderBy, limit }: PageRequest): State
   };
 }
 
+/**
+ * Roles and system privileges that reach past the tables: administering the database (DBA, SYSDBA), other
+ * users and their grants, directories (the server's files through UTL_FILE and external tables), jobs
+ * and libraries (programs on the server), code run as others, policies bypassed.
+ */
+export const ORACLE_PRIVILEGES = `SELECT 'role ' || role AS finding FROM session_roles
+  WHERE role IN ('DBA', 'PDB_DBA', 'IMP_FULL_DATABASE', 'EXP_FULL_DATABASE', 'DATAPUMP_IMP_FULL_DATABASE',
+    'DATAPUMP_EXP_FULL_DATABASE', 'EXECUTE_CATALOG_ROLE', 'SCHEDULER_ADMIN', 'AQ_ADMINISTRATOR_ROLE')
+UNION ALL SELECT 'privilege ' || privilege FROM session_privs
+  WHERE privilege IN ('SYSDBA', 'SYSOPER', 'SYSBACKUP', 'ALTER SYSTEM', 'ALTER DATABASE', 'CREATE USER', 'ALTER USER', 'DROP USER',
+    'BECOME USER', 'GRANT ANY PRIVILEGE', 'GRANT ANY ROLE', 'GRANT ANY OBJECT PRIVILEGE', 'CREATE ANY PROCEDURE',
+    'EXECUTE ANY PROCEDURE', 'CREATE ANY DIRECTORY', 'DROP ANY DIRECTORY', 'CREATE ANY JOB', 'CREATE EXTERNAL JOB',
+    'CREATE LIBRARY', 'CREATE ANY LIBRARY', 'EXEMPT ACCESS POLICY', 'ADMINISTER DATABASE TRIGGER')
+UNION ALL SELECT 'connected AS SYSDBA' FROM dual WHERE SYS_CONTEXT('USERENV', 'ISDBA') = 'TRUE'`;
+
 export const oracle: Dialect = {
   name: "oracle",
   knexConfig: (c, settings) => {
@@ -147,6 +162,9 @@ export const oracle: Dialect = {
   readOnly: { kind: "statement", sql: "SET TRANSACTION READ ONLY" },
   queryOptions: (settings) => ({ fetchTypeHandler: oracleFetchTypeHandler(settings) }),
   rows: (result) => result as Record<string, unknown>[],
+  // A break interrupts the call in flight (ORA-01013). Closing a connection waits for its call to end, so
+  // there is no disconnect to fall back on.
+  cancel: { query: (c) => (c as { break(): Promise<void> }).break() },
   writeAccess: {
     sql: `SELECT privilege AS finding FROM session_privs
       WHERE privilege IN ('INSERT ANY TABLE', 'UPDATE ANY TABLE', 'DELETE ANY TABLE', 'DROP ANY TABLE', 'ALTER ANY TABLE', 'CREATE ANY TABLE', 'CREATE TABLE', 'EXECUTE ANY PROCEDURE')
@@ -155,4 +173,5 @@ export const oracle: Dialect = {
       UNION ALL SELECT 'owns ' || COUNT(*) || ' tables' FROM user_tables HAVING COUNT(*) > 0`,
     findings: (rows) => rows.map((r) => String(r.FINDING ?? r.finding)),
   },
+  privileges: { sql: ORACLE_PRIVILEGES, findings: findingColumn },
 };

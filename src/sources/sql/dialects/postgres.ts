@@ -11,7 +11,7 @@ import pg from "pg";
 import { converterFor } from "../../../engine/values.ts";
 import { exactNumber, parseJsonExact } from "../exact-json.ts";
 import { offsetToUtc, wallClockToUtc } from "../zone.ts";
-import { type Dialect, doubleQuote, limitPage, Read, type ReadSettings, type ResolvedConnection } from "./dialect.ts";
+import { type Dialect, doubleQuote, findingColumn, knexCancel, limitPage, Read, type ReadSettings, type ResolvedConnection } from "./dialect.ts";
 
 const OID = {
   date: 1082,
@@ -82,6 +82,34 @@ export function tlsOptions(tls: ResolvedConnection["tls"]): false | Record<strin
   };
 }
 
+/**
+ * The built-in roles whose members reach past the tables: read or write any file the server can
+ * (`lo_export`, `COPY ... TO`), run programs as the server (`COPY ... PROGRAM`), end or cancel other
+ * sessions, write every table, create subscriptions that connect out. A superuser holds them all; so does
+ * a member of a superuser role (it can SET ROLE), and CREATEROLE could grant them (before PostgreSQL 16).
+ * Asked of session_user: the login itself, whatever role it has set.
+ */
+const DANGEROUS_ROLES = [
+  "pg_execute_server_program",
+  "pg_read_server_files",
+  "pg_write_server_files",
+  "pg_signal_backend",
+  "pg_write_all_data",
+  "pg_create_subscription",
+];
+
+export const POSTGRES_PRIVILEGES = `SELECT finding FROM (
+  SELECT 1 AS ord, 'superuser' AS finding FROM pg_roles WHERE rolname = session_user AND rolsuper
+  UNION ALL SELECT 2, 'member of superuser role ' || r.rolname FROM pg_roles r
+    WHERE r.rolsuper AND r.rolname <> session_user AND pg_has_role(session_user, r.oid, 'MEMBER')
+  UNION ALL SELECT 3, 'member of ' || r.rolname FROM pg_roles r
+    WHERE r.rolname IN (${DANGEROUS_ROLES.map((r) => `'${r}'`).join(", ")}) AND pg_has_role(session_user, r.oid, 'MEMBER')
+  UNION ALL SELECT 4, 'CREATEROLE' FROM pg_roles WHERE rolname = session_user AND rolcreaterole
+  UNION ALL SELECT 4, 'REPLICATION' FROM pg_roles WHERE rolname = session_user AND rolreplication
+) AS f
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = session_user AND rolsuper) OR ord = 1
+ORDER BY ord, finding`;
+
 export const postgres: Dialect = {
   name: "postgres",
   knexConfig: (c, settings) => ({
@@ -105,6 +133,8 @@ export const postgres: Dialect = {
   page: limitPage,
   readOnly: { kind: "transaction" },
   rows: (result) => (result as { rows: Record<string, unknown>[] }).rows,
+  // pg's end() drops the socket of a client with a query in flight.
+  cancel: { query: knexCancel, disconnect: (c) => void (c as pg.Client).end().catch(() => {}) },
   // Every table the login could change, whatever the route: grants, role membership, ownership, superuser.
   writeAccess: {
     sql: `SELECT n.nspname || '.' || c.relname || ': ' || concat_ws(', ',
@@ -118,6 +148,10 @@ export const postgres: Dialect = {
       AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
         OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
     ORDER BY 1 LIMIT 50`,
-    findings: (rows) => rows.map((r) => String(r.finding)),
+    findings: findingColumn,
+  },
+  privileges: {
+    sql: POSTGRES_PRIVILEGES,
+    findings: findingColumn,
   },
 };

@@ -2,6 +2,9 @@
  * SQLite through better-sqlite3: the file is opened read-only, so no statement can write to it. Pages are
  * read with safe integers (64-bit integers as bigint), since better-sqlite3 would otherwise round an
  * INTEGER past 2^53 to the nearest double; those within a double's exact range are numbers again.
+ *
+ * A page cannot be cancelled: better-sqlite3 runs a statement synchronously, on the event loop, so a
+ * SIGTERM is only seen once the page has been read; the run then stops before its next batch.
  */
 import type BetterSqlite3 from "better-sqlite3";
 import { keepPreparedStatements } from "../../../sqlite-statements.ts";
@@ -44,4 +47,5 @@ export const sqlite: Dialect = {
   queryOptions: () => ({ safeIntegers: true }),
   rows: sqliteRows,
   writeAccess: null,
+  privileges: null,
 };
