@@ -21,9 +21,12 @@ export type ErrorKind = "config" | "transient" | "data" | "permanent" | "fatal";
  * - destination: a destination as a whole (down, rate limiting, refusing the credentials or the folder):
  *   delivery holds its records without counting an attempt;
  * - record: one record (or one record's request); the others go on;
+ * - undecided: the destination or one of the request's records, not known yet (a 500; an answer that does not
+ *   say what became of a record): delivery splits the batch and compares with the other records, then
+ *   blames the record (DEST_RECORD_FAILED) or the destination;
  * - ferry: Ferry itself (its state store, an invariant, a run stopped from outside).
  */
-export type Blame = "configuration" | "source" | "destination" | "record" | "ferry";
+export type Blame = "configuration" | "source" | "destination" | "record" | "undecided" | "ferry";
 
 export interface ErrorCodeSpec {
   readonly kind: ErrorKind;
@@ -88,8 +91,14 @@ export const ERROR_CODES = {
   DEST_SFTP_HOST_KEY_MISMATCH: { kind: "permanent", blame: "destination", person: true },
   DEST_UNAUTHORIZED: { kind: "permanent", blame: "destination", person: true },
 
+  // The destination or one record, until delivery has split the batch and compared with the others.
+  /** A 5xx other than 502/503/504: the API failed on this request, perhaps because of a record in it. */
+  DEST_SERVER_ERROR: { kind: "transient", blame: "undecided", person: false },
+
   // One record's delivery: retried (transient, attempts counted) or dead-lettered (permanent).
   DEST_RECORD_BUSY: { kind: "transient", blame: "record", person: false },
+  /** An undecided failure met by this record alone while the others of its batch went through. */
+  DEST_RECORD_FAILED: { kind: "transient", blame: "record", person: false },
   /** A file of records not completely written: retried as its records' failure, attempts counted. */
   DEST_SFTP_INCOMPLETE: { kind: "transient", blame: "record", person: false },
   DEST_AMBIGUOUS_MATCH: { kind: "permanent", blame: "record", person: true },
@@ -284,8 +293,10 @@ export const ExitCode = {
   config: 2,
   /** A safety guard refused the run (mass delete, accounting) or it stopped; nothing was applied past the last commit. */
   refused: 3,
-  /** A source or destination could not be reached after retries. */
+  /** A source or destination could not be reached after retries; the outbox keeps what was not sent. */
   unavailable: 4,
+  /** A destination refused its credentials: a person must fix the secret its message names. */
+  credentials: 5,
   /** Anything else: a bug. */
   internal: 70,
 } as const;
@@ -295,7 +306,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 /**
  * The exit code of a command an error stopped, by the error's class. Only a configuration error is exit 2
  * and only a transient one (a system unreachable after retries) exit 4; any other class stopped the command
- * with nothing applied past the last commit (3). Anything that is not a FerryError is a bug (70).
+ * with nothing applied past the last commit (3). Anything that is not a FerryError is a bug (70). A few
+ * codes have an exit code of their own, over their class's: refused credentials are 5.
  */
 const EXIT_CODE_OF_KIND: Record<ErrorKind, ExitCode> = {
   config: ExitCode.config,
@@ -305,8 +317,16 @@ const EXIT_CODE_OF_KIND: Record<ErrorKind, ExitCode> = {
   data: ExitCode.refused,
 };
 
+const EXIT_CODE_OF_CODE: Partial<Record<ErrorCode, ExitCode>> = {
+  DEST_UNAUTHORIZED: ExitCode.credentials,
+};
+
+function exitCodeOfCode(code: ErrorCode): ExitCode {
+  return EXIT_CODE_OF_CODE[code] ?? EXIT_CODE_OF_KIND[ERROR_CODES[code].kind];
+}
+
 export function exitCodeFor(error: unknown): ExitCode {
-  return error instanceof FerryError ? EXIT_CODE_OF_KIND[error.kind] : ExitCode.internal;
+  return error instanceof FerryError ? exitCodeOfCode(error.code) : ExitCode.internal;
 }
 
 /** What a command did, as far as its exit code goes. */
@@ -315,19 +335,25 @@ export interface Outcome {
   status?: "succeeded" | "partial" | "failed" | "refused";
   /** What stopped a failed run. */
   error?: unknown;
-  /** Delivery's tallies: `error` when a destination was left unavailable, `dead` for records dead-lettered. */
-  delivery?: Iterable<{ error?: string; dead: number }>;
+  /**
+   * Delivery's tallies: `error` (and its `errorCode`) when delivery to a destination stopped with records
+   * not sent, `pending` for records left in the outbox, `dead` for records dead-lettered.
+   */
+  delivery?: Iterable<{ error?: string; errorCode?: ErrorCode; dead: number; pending?: number }>;
 }
 
 /**
  * The exit code of a run or a delivery: 3 refused by a guard; a failed run by its error's class
- * (exitCodeFor); 4 a destination left unavailable; 1 records rejected or dead-lettered; else 0.
+ * (exitCodeFor); 5 a destination refusing its credentials; 4 any other destination left with records
+ * pending (down, rate limited, retries not yet due); 1 records rejected or dead-lettered; else 0.
  */
 export function exitCodeOf(outcome: Outcome): ExitCode {
   if (outcome.status === "refused") return ExitCode.refused;
   if (outcome.status === "failed") return exitCodeFor(outcome.error);
   const delivery = [...(outcome.delivery ?? [])];
-  if (delivery.some((t) => t.error)) return ExitCode.unavailable;
+  const stopped = delivery.filter((t) => t.error || (t.pending ?? 0) > 0);
+  if (stopped.some((t) => t.errorCode && exitCodeOfCode(t.errorCode) === ExitCode.credentials)) return ExitCode.credentials;
+  if (stopped.length > 0) return ExitCode.unavailable;
   if (outcome.status === "partial" || delivery.some((t) => t.dead > 0)) return ExitCode.partial;
   return ExitCode.ok;
 }

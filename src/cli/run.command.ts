@@ -1,11 +1,11 @@
 /** `ferry run`: read a job's source, merge, and deliver what changed, now. */
 import type { Command } from "commander";
 import { getJob, type LoadedJob } from "../config/load.ts";
-import { type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
+import { DEFAULT_WAIT, type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { exitCodeOf } from "../errors.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
-import { type CommandContext, createDestinations, type GlobalOptions, openContext } from "./context.ts";
-import { deliveryLine, errorCode, errorLine, Progress, printJson, SAMPLE } from "./output.ts";
+import { type CommandContext, createDestinations, type GlobalOptions, openContext, waitOf } from "./context.ts";
+import { deliveryLine, errorCode, errorLine, Progress, printJson, reportStops, SAMPLE } from "./output.ts";
 
 function summarize(result: RunResult): string {
   const c = result.counts;
@@ -15,6 +15,7 @@ function summarize(result: RunResult): string {
 interface RunCommandOptions {
   allowMassDelete?: boolean;
   deliver: boolean;
+  wait: string;
 }
 
 export function registerRunCommand(program: Command, globals: () => GlobalOptions) {
@@ -23,10 +24,12 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
     .description("run a job now: read, merge, and deliver what changed")
     .option("--allow-mass-delete", "apply deletes even above the job's deletes.max_share")
     .option("--no-deliver", "stop after writing the outbox; `ferry deliver` or `ferry serve` sends it")
+    .option("--wait <duration>", "give up on a destination unavailable for this long (exit 4; 5 if it refuses the credentials)", DEFAULT_WAIT)
     .action((name: string, opts: RunCommandOptions) => runCommand(globals(), name, opts));
 }
 
 async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOptions) {
+  const waitMs = waitOf(opts.wait);
   const ctx = await openContext(g);
   const controller = new AbortController();
   const stop = () => controller.abort(new Error("interrupted"));
@@ -45,7 +48,7 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
     progress.done();
     let tallies = new Map<string, DeliveryTally>();
     if (opts.deliver && result.status !== "failed" && result.status !== "refused") {
-      tallies = await deliverJob(ctx, job, controller.signal, progress);
+      tallies = await deliverJob(ctx, job, { signal: controller.signal, waitMs }, progress);
       progress.done();
     }
     if (g.json) {
@@ -58,6 +61,7 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
     } else {
       printRun(result, tallies);
     }
+    reportStops(tallies, g.json ?? false);
     process.exitCode = exitCodeOf({ status: result.status, error: result.error, delivery: tallies.values() });
   } finally {
     process.off("SIGINT", stop);
@@ -67,7 +71,7 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
 }
 
 /** What the run queued, sent to the job's destinations (those its mapping names, as the job narrows them). */
-function deliverJob(ctx: CommandContext, job: LoadedJob, signal: AbortSignal, progress: Progress) {
+function deliverJob(ctx: CommandContext, job: LoadedJob, how: { signal: AbortSignal; waitMs: number }, progress: Progress) {
   const mapping = ctx.project.mappings.get(job.config.mapping)!.config;
   const names = Object.keys(mapping.destinations).filter(
     (d) => !job.config.destinations || job.config.destinations.includes(d),
@@ -78,8 +82,8 @@ function deliverJob(ctx: CommandContext, job: LoadedJob, signal: AbortSignal, pr
     createDestinations(ctx.project, ctx.log, names),
     {
       log: ctx.log,
-      signal,
-      waitForRetriesMs: 120_000,
+      signal: how.signal,
+      waitForRetriesMs: how.waitMs,
       onProgress: (d, t) =>
         progress.update(`${d}: delivered ${t.delivered}, retried ${t.retried}, dead ${t.dead}`),
     },
