@@ -70,7 +70,7 @@ describe("the code table decides what delivery does with an error", () => {
 
   test("a 500 or an answer that does not say what became of a record is undecided until delivery splits the batch", () => {
     const undecided = codes.filter((c) => blameOf(errorOf(c)) === "undecided");
-    assert.deepEqual(undecided.sort(), ["DEST_SERVER_ERROR"]);
+    assert.deepEqual(undecided.sort(), ["DEST_SERVER_ERROR", "DEST_UNCONFIRMED"]);
     for (const code of undecided) assert.equal(blamesDestination(errorOf(code)), false, code);
     assert.equal(blameOf(errorOf("DEST_RECORD_FAILED")), "record");
   });

@@ -94,6 +94,8 @@ export const ERROR_CODES = {
   // The destination or one record, until delivery has split the batch and compared with the others.
   /** A 5xx other than 502/503/504: the API failed on this request, perhaps because of a record in it. */
   DEST_SERVER_ERROR: { kind: "transient", blame: "undecided", person: false },
+  /** A 2xx whose answer does not say what became of a record, and a lookup does not find it applied. */
+  DEST_UNCONFIRMED: { kind: "transient", blame: "undecided", person: false },
 
   // One record's delivery: retried (transient, attempts counted) or dead-lettered (permanent).
   DEST_RECORD_BUSY: { kind: "transient", blame: "record", person: false },

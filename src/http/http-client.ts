@@ -67,8 +67,21 @@ export interface HttpRequest {
 
 export interface HttpResponse<T = unknown> {
   status: number;
+  /** The body parsed as JSON; the text itself when it is not JSON; undefined when empty. */
   body: T;
   headers: http.IncomingHttpHeaders;
+  /** The body as received. */
+  text: string;
+  /** The request's method and URL (without its query), as an error's details name them. */
+  request: { method: string; url: string };
+}
+
+/**
+ * What an error or the dead-letter queue keeps of an answer: method, URL, status and the body as received,
+ * trimmed, secrets scrubbed.
+ */
+export function answerDetails(res: HttpResponse): { method: string; url: string; status: number; body: string } {
+  return { ...res.request, status: res.status, body: trimBody(res.text) };
 }
 
 /** Errors raised before a byte of the request could have reached the server. */
@@ -245,7 +258,7 @@ export class HttpClient {
   #answer<T>(req: HttpRequest, p: Prepared, raw: RawResponse): Outcome<T> {
     const { status } = raw;
     if ((status >= 200 && status < 300) || req.accept?.includes(status)) {
-      return { response: { status, body: parseBody(raw.text) as T, headers: raw.headers } };
+      return { response: { status, body: parseBody(raw.text) as T, headers: raw.headers, text: raw.text, request: p.details } };
     }
     const o = this.#o;
     const details = { ...p.details, status, body: trimBody(raw.text) };

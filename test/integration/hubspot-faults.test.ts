@@ -270,6 +270,34 @@ describe("a record HubSpot fails on, every time", () => {
     assert.match(entry!.reason, /500/);
     assert.ok(lines.some((l) => l.key === poison && l.level === 40), "a warning names the record");
   });
+
+  it("an unreadable 200 to a create HubSpot did not apply, for one record every time: it alone ends in the DLQ with the raw answer", { timeout: 60_000 }, async (t) => {
+    const rows = customers(40);
+    const p = await project(t, rows);
+    const poison = custId(5);
+    const unreadable = { type: "unreadable-before-apply", body: "<html>gateway says hi</html>" } as const;
+    p.emulator.faults.add(unreadable, { times: Infinity, path: "/batch/create", body: `"${poison}"` });
+    assertStatus(await p.run("erp"));
+    const tally = await p.deliver();
+    assert.deepEqual({ created: tally.created, dead: tally.dead, pending: tally.pending }, { created: 39, dead: 1, pending: 0 });
+    const [entry] = await listDeadLetters(p.store.knex);
+    assert.equal(entry!.key, poison);
+    assert.deepEqual(entry!.response, { status: 200, body: "<html>gateway says hi</html>" });
+  });
+});
+
+describe("an answer that does not say what happened", () => {
+  it("an unreadable 200 to a create HubSpot applied: the records are looked up and delivered, none dead, none twice", { timeout: 60_000 }, async (t) => {
+    const rows = customers(100);
+    const p = await project(t, rows);
+    assertStatus(await p.run("erp"));
+    p.emulator.faults.add({ type: "unreadable-after-apply" }, { times: 1, path: "/batch/create" });
+    const tally = await p.deliver();
+    assert.deepEqual({ delivered: tally.delivered, dead: tally.dead, pending: tally.pending }, { delivered: 100, dead: 0, pending: 0 });
+    assert.equal(p.emulator.faults.pending, 0, "the fault was met");
+    assert.deepEqual(await listDeadLetters(p.store.knex), []);
+    assertExactlyOnce(p, rows);
+  });
 });
 
 describe("refused credentials", () => {

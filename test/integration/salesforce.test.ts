@@ -189,6 +189,16 @@ describe("delivery to Salesforce", () => {
     assertExactlyOnce(s.sf, keysOf(rows).filter((k) => k !== poison));
   });
 
+  it("an upsert answered 200 with a body that cannot be read is sent again (upserts are safe to repeat): none dead, none twice", async (t) => {
+    const rows = customers(120);
+    const s = await setup(t, rows);
+    s.sf.faults.add({ type: "unreadable-after-apply" }, { times: 1, method: "PATCH" });
+    const tally = await sync(s);
+    assert.deepEqual({ delivered: tally.delivered, dead: tally.dead, pending: tally.pending }, { delivered: 120, dead: 0, pending: 0 });
+    assert.equal(s.sf.faults.pending, 0);
+    assertExactlyOnce(s.sf, keysOf(rows));
+  });
+
   it("pauses while Salesforce is down, and resumes by itself when it is back, dropping nothing", async (t) => {
     const rows = customers(300);
     const s = await setup(t, rows);

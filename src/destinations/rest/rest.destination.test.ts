@@ -169,6 +169,14 @@ describe("rest destination, one record per request", () => {
     assert.equal(destination.splittable?.(items[1]!), true, "a create after a lookup is safe to resend");
   });
 
+  test("a create answered 200 with a body that cannot be read is looked up: the record it made is delivered", async () => {
+    const { api, write } = await setup(SINGLE);
+    api.fail({ type: "unreadable-after-apply" }, { method: "POST", path: "/customers" });
+    const [r] = await write([item("UR")]);
+    assert.deepEqual(r, { outboxId: r!.outboxId, ok: true, remoteId: api.byKey("UR")!.id, action: "created" });
+    assert.equal(api.customers.size, 1);
+  });
+
   test("a create whose answer was lost is resent with the same idempotency key: one record, not two", async () => {
     const { api, write } = await setup({
       endpoints: { create: { path: "/customers" }, update: { path: "/customers/{{remote_id}}" } },
@@ -255,6 +263,19 @@ describe("rest destination, batches", () => {
     assert.deepEqual(f.request, { external_id: "S", name: "REFUSE" });
     assert.equal(byId(results, t).ok, true);
     assert.equal(api.calls().length, 1);
+  });
+
+  test("a batch create answered 200 with a body that cannot be read is looked up, record by record", async () => {
+    const { api, write } = await setup({
+      ...BATCH,
+      idempotency_header: null,
+      endpoints: { ...BATCH.endpoints, lookup: { path: "/customers?external_id={{key}}", result_path: "data" } },
+    });
+    api.fail({ type: "unreadable-after-apply" }, { method: "POST", path: "/customers/batch" });
+    const items = [item("UA"), item("UB")];
+    const results = await write(items);
+    for (const i of items) assert.deepEqual(byId(results, i), { outboxId: i.outboxId, ok: true, remoteId: api.byKey(i.key)!.id, action: "created" });
+    assert.equal(api.customers.size, 2);
   });
 
   test("creates kept safe only by a batch's idempotency key are not resent apart after a 500", async () => {
