@@ -22,10 +22,10 @@ import type { Auth, Credentials } from "./auth.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { type Breaker, isCircuitOpen } from "./breaker.ts";
 import { exchange, parseBody, type RawResponse, retryAfterMs, trimBody } from "./exchange.ts";
+import type { TokenBucket } from "./rate-limit.ts";
 
 /** 5xx statuses that say the API as a whole is down (a gateway, an overload), not that it failed on this request. */
 const DOWN_STATUSES = new Set([502, 503, 504]);
-import type { TokenBucket } from "./rate-limit.ts";
 
 export interface HttpClientOptions {
   /** The API's name in messages: `HubSpot`, `Salesforce`, the destination's name. */
@@ -212,9 +212,10 @@ export class HttpClient {
       if (isCircuitOpen(e)) return { error: e, retry: "never" };
       const network = (e.details as { network?: string }).network;
       if (network && NOT_SENT.has(network)) return { error: e, retry: "always" };
+      // A 500 may be this request's own doing: sending it again as it is would not help.
+      if (e.code === "DEST_SERVER_ERROR") return { error: e, retry: "never" };
       // 502 and 503 come from a gateway or an overloaded API that did not take the request in.
       const status = (e.details as { status?: number }).status;
-      if (e.code === "DEST_SERVER_ERROR") return { error: e, retry: "never" };
       return { error: e, retry: status === 502 || status === 503 ? "always" : "if-idempotent" };
     }
   }
