@@ -64,9 +64,16 @@ describe("the code table decides what delivery does with an error", () => {
     assert.equal(needsPerson(new Error("x")), false);
   });
 
-  test("of those, refused credentials, a folder and a host key need a person: delivery waits 15 minutes", () => {
+  test("of those, refused credentials, a folder and a host key need a person: a command stops at once", () => {
     const held = codes.filter((c) => blamesDestination(errorOf(c)) && needsPerson(errorOf(c)));
     assert.deepEqual(held.sort(), ["DEST_FILE_FOLDER", "DEST_SFTP_HOST_KEY_MISMATCH", "DEST_UNAUTHORIZED"]);
+  });
+
+  test("a 500 or an answer that does not say what became of a record is undecided until delivery splits the batch", () => {
+    const undecided = codes.filter((c) => blameOf(errorOf(c)) === "undecided");
+    assert.deepEqual(undecided.sort(), ["DEST_SERVER_ERROR", "DEST_UNCONFIRMED"]);
+    for (const code of undecided) assert.equal(blamesDestination(errorOf(code)), false, code);
+    assert.equal(blameOf(errorOf("DEST_RECORD_FAILED")), "record");
   });
 
   test("a record's own failure is not the destination's", () => {
@@ -92,7 +99,7 @@ describe("exit codes", () => {
     assert.equal(exitCodeFor(new ConfigError("CONFIG_UNKNOWN_JOB", "m")), ExitCode.config);
     assert.equal(exitCodeFor(new TransientError("SOURCE_UNAVAILABLE", "m")), ExitCode.unavailable);
     assert.equal(exitCodeFor(new FatalError("MASS_DELETE_REFUSED", "m")), ExitCode.refused);
-    assert.equal(exitCodeFor(new PermanentError("DEST_UNAUTHORIZED", "m")), ExitCode.refused);
+    assert.equal(exitCodeFor(new PermanentError("DEST_UNAUTHORIZED", "m")), ExitCode.credentials);
     assert.equal(exitCodeFor(new DataError("DATA_BAD_VALUE", "m")), ExitCode.refused);
     assert.equal(exitCodeFor(new Error("bug")), ExitCode.internal);
   });
@@ -131,5 +138,19 @@ describe("exit codes", () => {
     assert.equal(exitCodeOf({ status: "partial", delivery: [{ dead: 0 }], files: [{ status: "succeeded" }, { status: "partial" }, {}] }), ExitCode.partial);
     assert.equal(exitCodeOf({ status: "succeeded", files: [] }), ExitCode.ok);
     assert.equal(exitCodeOf({ status: "failed", error: new Error("bug"), files: [unparsable] }), ExitCode.internal);
+  });
+
+  test("credentials a destination refuses have an exit code of their own, 5, over a destination down", () => {
+    assert.equal(ExitCode.credentials, 5);
+    const refused = { error: "hubspot refused the credentials", errorCode: "DEST_UNAUTHORIZED" as const, dead: 0 };
+    const down = { error: "DEST_UNAVAILABLE: down", errorCode: "DEST_UNAVAILABLE" as const, dead: 0 };
+    assert.equal(exitCodeOf({ delivery: [refused] }), ExitCode.credentials);
+    assert.equal(exitCodeOf({ status: "succeeded", delivery: [down, refused] }), ExitCode.credentials);
+    assert.equal(exitCodeOf({ delivery: [down] }), ExitCode.unavailable);
+  });
+
+  test("records still pending when a delivery ends never exit 0", () => {
+    assert.equal(exitCodeOf({ delivery: [{ dead: 0, pending: 3 }] }), ExitCode.unavailable);
+    assert.equal(exitCodeOf({ status: "succeeded", delivery: [{ dead: 0, pending: 0 }] }), ExitCode.ok);
   });
 });

@@ -21,9 +21,12 @@ export type ErrorKind = "config" | "transient" | "data" | "permanent" | "fatal";
  * - destination: a destination as a whole (down, rate limiting, refusing the credentials or the folder):
  *   delivery holds its records without counting an attempt;
  * - record: one record (or one record's request); the others go on;
+ * - undecided: the destination or one of the request's records, not known yet (a 500; an answer that does not
+ *   say what became of a record): delivery splits the batch and compares with the other records, then
+ *   blames the record (DEST_RECORD_FAILED) or the destination;
  * - ferry: Ferry itself (its state store, an invariant, a run stopped from outside).
  */
-export type Blame = "configuration" | "source" | "destination" | "record" | "ferry";
+export type Blame = "configuration" | "source" | "destination" | "record" | "undecided" | "ferry";
 
 /** Process exit codes of the CLI, stable for scripts. */
 export const ExitCode = {
@@ -34,8 +37,10 @@ export const ExitCode = {
   config: 2,
   /** A safety guard refused the run (mass delete, accounting) or it stopped; nothing was applied past the last commit. */
   refused: 3,
-  /** A source or destination could not be reached after retries. */
+  /** A source or destination could not be reached after retries; the outbox keeps what was not sent. */
   unavailable: 4,
+  /** A destination refused its credentials: a person must fix the secret its message names. */
+  credentials: 5,
   /** The job is running in another process (its run lease is held): nothing was read or written. */
   running: 6,
   /** Anything else: a bug. */
@@ -110,10 +115,18 @@ export const ERROR_CODES = {
   DEST_UNREACHABLE: { kind: "transient", blame: "destination", person: false },
   DEST_FILE_FOLDER: { kind: "permanent", blame: "destination", person: true },
   DEST_SFTP_HOST_KEY_MISMATCH: { kind: "permanent", blame: "destination", person: true },
-  DEST_UNAUTHORIZED: { kind: "permanent", blame: "destination", person: true },
+  DEST_UNAUTHORIZED: { kind: "permanent", blame: "destination", person: true, exit: ExitCode.credentials },
+
+  // The destination or one record, until delivery has split the batch and compared with the others.
+  /** A 5xx other than 502/503/504: the API failed on this request, perhaps because of a record in it. */
+  DEST_SERVER_ERROR: { kind: "transient", blame: "undecided", person: false },
+  /** A 2xx whose answer does not say what became of a record, and a lookup does not find it applied. */
+  DEST_UNCONFIRMED: { kind: "transient", blame: "undecided", person: false },
 
   // One record's delivery: retried (transient, attempts counted) or dead-lettered (permanent).
   DEST_RECORD_BUSY: { kind: "transient", blame: "record", person: false },
+  /** An undecided failure met by this record alone while the others of its batch went through. */
+  DEST_RECORD_FAILED: { kind: "transient", blame: "record", person: false },
   /** A file of records not completely written: retried as its records' failure, attempts counted. */
   DEST_SFTP_INCOMPLETE: { kind: "transient", blame: "record", person: false },
   DEST_AMBIGUOUS_MATCH: { kind: "permanent", blame: "record", person: true },
@@ -313,8 +326,9 @@ export class FatalError extends FerryError {
 /**
  * The exit code of a command an error stopped, by the error's class. Only a configuration error is exit 2
  * and only a transient one (a system unreachable after retries) exit 4; any other class stopped the command
- * with nothing applied past the last commit (3). A code may name its own (`exit` in ERROR_CODES: 6 for a job
- * running elsewhere). Anything that is not a FerryError is a bug (70).
+ * with nothing applied past the last commit (3). A code may name its own (`exit` in ERROR_CODES: 5 for
+ * credentials a destination refuses, 6 for a job running elsewhere). Anything that is not a FerryError is
+ * a bug (70).
  */
 const EXIT_CODE_OF_KIND: Record<ErrorKind, ExitCode> = {
   config: ExitCode.config,
@@ -324,10 +338,13 @@ const EXIT_CODE_OF_KIND: Record<ErrorKind, ExitCode> = {
   data: ExitCode.refused,
 };
 
+function exitCodeOfCode(code: ErrorCode): ExitCode {
+  const spec: ErrorCodeSpec = ERROR_CODES[code];
+  return spec.exit ?? EXIT_CODE_OF_KIND[spec.kind];
+}
+
 export function exitCodeFor(error: unknown): ExitCode {
-  if (!(error instanceof FerryError)) return ExitCode.internal;
-  const spec: ErrorCodeSpec = ERROR_CODES[error.code];
-  return spec.exit ?? EXIT_CODE_OF_KIND[error.kind];
+  return error instanceof FerryError ? exitCodeOfCode(error.code) : ExitCode.internal;
 }
 
 /** What a command did, as far as its exit code goes. */
@@ -336,8 +353,11 @@ export interface Outcome {
   status?: "succeeded" | "partial" | "failed" | "refused";
   /** What stopped a failed run. */
   error?: unknown;
-  /** Delivery's tallies: `error` when a destination was left unavailable, `dead` for records dead-lettered. */
-  delivery?: Iterable<{ error?: string; dead: number }>;
+  /**
+   * Delivery's tallies: `error` (and its `errorCode`) when delivery to a destination stopped with records
+   * not sent, `pending` for records left in the outbox, `dead` for records dead-lettered.
+   */
+  delivery?: Iterable<{ error?: string; errorCode?: ErrorCode; dead: number; pending?: number }>;
   /** A file source's run: each file's own run (none for a duplicate); the exit code is the worst of them all. */
   files?: Iterable<Pick<Outcome, "status" | "error">>;
 }
@@ -347,6 +367,7 @@ const EXIT_SEVERITY: readonly ExitCode[] = [
   ExitCode.ok,
   ExitCode.partial,
   ExitCode.unavailable,
+  ExitCode.credentials,
   ExitCode.running,
   ExitCode.refused,
   ExitCode.config,
@@ -362,7 +383,8 @@ export function worstExitCode(codes: Iterable<ExitCode>): ExitCode {
 
 /**
  * The exit code of a run or a delivery: 3 refused by a guard; a failed run by its error's class
- * (exitCodeFor); 4 a destination left unavailable; 1 records rejected or dead-lettered; else 0. A file
+ * (exitCodeFor); 5 a destination refusing its credentials; 4 any other destination left with records
+ * pending (down, rate limited, retries not yet due); 1 records rejected or dead-lettered; else 0. A file
  * source's run exits with the worst of that and each file's own (worstExitCode).
  */
 export function exitCodeOf(outcome: Outcome): ExitCode {
@@ -374,7 +396,9 @@ function runExitCode(outcome: Outcome): ExitCode {
   if (outcome.status === "refused") return ExitCode.refused;
   if (outcome.status === "failed") return exitCodeFor(outcome.error);
   const delivery = [...(outcome.delivery ?? [])];
-  if (delivery.some((t) => t.error)) return ExitCode.unavailable;
+  const stopped = delivery.filter((t) => t.error || (t.pending ?? 0) > 0);
+  if (stopped.some((t) => t.errorCode && exitCodeOfCode(t.errorCode) === ExitCode.credentials)) return ExitCode.credentials;
+  if (stopped.length > 0) return ExitCode.unavailable;
   if (outcome.status === "partial" || delivery.some((t) => t.dead > 0)) return ExitCode.partial;
   return ExitCode.ok;
 }

@@ -1,5 +1,7 @@
 /** What every command needs: the project, the state store, the destinations, a logger. */
 import path from "node:path";
+import { durationMs } from "../config/duration.ts";
+import { ConfigError } from "../errors.ts";
 import { findProjectFile, loadProject, type Project } from "../project.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { destinations as registry } from "../destinations/registry.ts";
@@ -40,4 +42,16 @@ export function createDestinations(
     out.set(name, definition.create(name, config, context));
   }
   return out;
+}
+
+/**
+ * `--wait`, in ms: how long a command that delivers waits for a destination that is unavailable (and for
+ * retries coming due) before it gives up on it, exit 4, the records still pending.
+ */
+export function waitOf(text: string): number {
+  try {
+    return durationMs(text);
+  } catch {
+    throw new ConfigError("CLI_BAD_OPTION", `--wait ${text}: give a duration such as 30s, 2m or 1h`);
+  }
 }

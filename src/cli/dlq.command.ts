@@ -1,11 +1,11 @@
 /** `ferry dlq list|show|replay|discard`: the dead-letter queue, for operators. */
 import type { Command } from "commander";
-import { deliverAll } from "../delivery/deliver.ts";
-import { ConfigError, ExitCode } from "../errors.ts";
+import { DEFAULT_WAIT, type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
+import { ConfigError, ExitCode, exitCodeOf } from "../errors.ts";
 import { discardDeadLetters, replayDeadLetters, type Selection } from "../operate/dead-letters.ts";
 import { getDeadLetter, listDeadLetters } from "../state/dead-letters.repo.ts";
-import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
-import { deliveryLine, printJson, printTable } from "./output.ts";
+import { createDestinations, type GlobalOptions, openContext, waitOf } from "./context.ts";
+import { deliveryLine, printJson, printTable, reportStops } from "./output.ts";
 
 const ids = (values: string[]) =>
   values.map((v) => {
@@ -28,6 +28,7 @@ interface ReplayOptions {
   destination?: string;
   by: string;
   deliver: boolean;
+  wait: string;
 }
 
 interface DiscardOptions {
@@ -56,6 +57,7 @@ export function registerDlqCommand(program: Command, globals: () => GlobalOption
     .option("--destination <name>", "every open entry of this destination")
     .option("--by <name>", "who decides, for the audit log", process.env.USER ?? "operator")
     .option("--no-deliver", "only queue them again; `ferry deliver` or `ferry serve` sends them")
+    .option("--wait <duration>", "give up on a destination unavailable for this long (exit 4; 5 if it refuses the credentials)", DEFAULT_WAIT)
     .action((values: string[], opts: ReplayOptions) => replayCommand(globals(), values, opts));
 
   dlq
@@ -112,15 +114,16 @@ async function showCommand(g: GlobalOptions, id: string) {
 }
 
 async function replayCommand(g: GlobalOptions, values: string[], opts: ReplayOptions) {
+  const waitMs = waitOf(opts.wait);
   const ctx = await openContext(g);
   try {
     const entries = await replayDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
     const destinations = [...new Set(entries.map((e) => e.destination))];
-    let tallies = new Map();
+    let tallies = new Map<string, DeliveryTally>();
     if (opts.deliver && destinations.length > 0) {
       tallies = await deliverAll(ctx.project, ctx.store, createDestinations(ctx.project, ctx.log, destinations), {
         log: ctx.log,
-        waitForRetriesMs: 120_000,
+        waitForRetriesMs: waitMs,
       });
     }
     // Entries that failed again are open once more, under new ids.
@@ -136,7 +139,10 @@ async function replayCommand(g: GlobalOptions, values: string[], opts: ReplayOpt
         printTable(again.map((e) => ({ id: e.id, key: e.key, code: e.code, reason: e.reason })));
       }
     }
-    process.exitCode = again.length > 0 ? ExitCode.partial : ExitCode.ok;
+    reportStops(tallies, g.json ?? false);
+    // A destination left unavailable (4) or refusing its credentials (5) says more than entries failing again.
+    const delivery = exitCodeOf({ delivery: tallies.values() });
+    process.exitCode = delivery > ExitCode.partial ? delivery : again.length > 0 ? ExitCode.partial : ExitCode.ok;
   } finally {
     await ctx.close();
   }

@@ -1,7 +1,7 @@
 /**
  * The `ferry` command line. Exit codes: 0 ok, 1 some records rejected or failed delivery, 2 configuration
- * invalid, 3 refused by a safety guard, 4 a system unreachable, 6 the job running in another process, 70 a
- * bug (src/errors.ts).
+ * invalid, 3 refused by a safety guard, 4 a system unreachable (records left pending), 5 credentials a
+ * destination refuses, 6 the job running in another process, 70 a bug (src/errors.ts).
  */
 import "./heap.ts";
 import { Command } from "commander";

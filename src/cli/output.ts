@@ -9,6 +9,17 @@ export function deliveryLine(destination: string, t: DeliveryTally): string {
   return `delivery to ${destination}: created ${t.created}, updated ${t.updated}, deleted ${t.deleted}, failed ${t.dead}${edits}, still pending ${t.pending}${stopped}\n`;
 }
 
+/**
+ * On stderr, why delivery to a destination left records pending: the destination, its last error, and when
+ * it is tried again. Nothing in `--json` mode, where each tally carries `error` and `errorCode`.
+ */
+export function reportStops(tallies: ReadonlyMap<string, DeliveryTally>, json: boolean): void {
+  if (json) return;
+  for (const t of tallies.values()) {
+    if (t.error) process.stderr.write(`ferry: ${t.error}${t.errorCode ? ` [${t.errorCode}]` : ""}\n`);
+  }
+}
+
 /** How many rejects, or planned events of each kind, a run or a plan prints. */
 export const SAMPLE = 20;
 

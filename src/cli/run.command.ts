@@ -1,14 +1,14 @@
 /** `ferry run`: read a job's source, merge, and deliver what changed, now, under the job's run lease. */
 import type { Command } from "commander";
 import { getJob, type LoadedJob } from "../config/load.ts";
-import { type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
+import { DEFAULT_WAIT, type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { exitCodeOf } from "../errors.ts";
 import { type FileRunResult, type RunResult, runJob } from "../runner/run-job.ts";
 import { leaseExpiryMs, withRunLease } from "../runner/run-lease.ts";
 import type { RunLease } from "../state/leases.repo.ts";
 import type { RejectRow } from "../state/run-rejects.repo.ts";
-import { type CommandContext, createDestinations, type GlobalOptions, openContext } from "./context.ts";
-import { deliveryLine, errorCode, errorLine, Progress, printJson, SAMPLE } from "./output.ts";
+import { type CommandContext, createDestinations, type GlobalOptions, openContext, waitOf } from "./context.ts";
+import { deliveryLine, errorCode, errorLine, Progress, printJson, reportStops, SAMPLE } from "./output.ts";
 
 function summarize(result: Pick<RunResult, "runId" | "job" | "status" | "counts">): string {
   const c = result.counts;
@@ -24,7 +24,10 @@ function applied(result: RunResult): boolean {
 interface RunCommandOptions {
   allowMassDelete?: boolean;
   deliver: boolean;
-  wait?: boolean;
+  /** How long a destination may stay unavailable before delivery gives up on it. */
+  wait: string;
+  /** When another process holds the job's run lease: wait for that run to end (else exit 6). */
+  waitForRun?: boolean;
 }
 
 export function registerRunCommand(program: Command, globals: () => GlobalOptions) {
@@ -33,7 +36,8 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
     .description("run a job now: read, merge, and deliver what changed")
     .option("--allow-mass-delete", "apply deletes even above the job's deletes.max_share")
     .option("--no-deliver", "stop after writing the outbox; `ferry deliver` or `ferry serve` sends it")
-    .option("--wait", "if the job is running in another process, wait for that run to end (default: exit 6)")
+    .option("--wait <duration>", "give up on a destination unavailable for this long (exit 4; 5 if it refuses the credentials)", DEFAULT_WAIT)
+    .option("--wait-for-run", "if the job is running in another process, wait for that run to end (default: exit 6)")
     .action((name: string, opts: RunCommandOptions) => runCommand(globals(), name, opts));
 }
 
@@ -43,6 +47,7 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
  * after its batch in flight; the lease is released however the command ends.
  */
 async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOptions) {
+  const waitMs = waitOf(opts.wait);
   const ctx = await openContext(g);
   const controller = new AbortController();
   const stop = () => controller.abort(new Error("interrupted"));
@@ -52,7 +57,7 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
     const job = getJob(ctx.project, name);
     const leaseOptions = {
       log: ctx.log,
-      wait: opts.wait,
+      wait: opts.waitForRun,
       signal: controller.signal,
       expiryMs: leaseExpiryMs(ctx.project),
       onWait: (lease: RunLease) =>
@@ -61,7 +66,7 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
         ),
     };
     await withRunLease(ctx.store, job.name, leaseOptions, (lease) =>
-      runAndDeliver(ctx, g, job, opts, AbortSignal.any([controller.signal, lease.signal])),
+      runAndDeliver(ctx, g, job, opts, { signal: AbortSignal.any([controller.signal, lease.signal]), waitMs }),
     );
   } finally {
     process.off("SIGINT", stop);
@@ -75,7 +80,7 @@ async function runAndDeliver(
   g: GlobalOptions,
   job: LoadedJob,
   opts: RunCommandOptions,
-  signal: AbortSignal,
+  { signal, waitMs }: { signal: AbortSignal; waitMs: number },
 ) {
   const progress = new Progress();
   const result = await runJob(ctx.project, job, ctx.store, {
@@ -89,7 +94,7 @@ async function runAndDeliver(
   let tallies = new Map<string, DeliveryTally>();
   // Each file of a file source is a run of its own: those applied are delivered even when another failed.
   if (opts.deliver && applied(result)) {
-    tallies = await deliverJob(ctx, job, signal, progress);
+    tallies = await deliverJob(ctx, job, { signal, waitMs }, progress);
     progress.done();
   }
   if (g.json) {
@@ -103,12 +108,13 @@ async function runAndDeliver(
   } else {
     printRun(result, tallies);
   }
+  reportStops(tallies, g.json ?? false);
   const files = result.files?.map((f) => ({ status: f.status, error: f.error }));
   process.exitCode = exitCodeOf({ status: result.status, error: result.error, delivery: tallies.values(), ...(files ? { files } : {}) });
 }
 
 /** What the run queued, sent to the job's destinations (those its mapping names, as the job narrows them). */
-function deliverJob(ctx: CommandContext, job: LoadedJob, signal: AbortSignal, progress: Progress) {
+function deliverJob(ctx: CommandContext, job: LoadedJob, how: { signal: AbortSignal; waitMs: number }, progress: Progress) {
   const mapping = ctx.project.mappings.get(job.config.mapping)!.config;
   const names = Object.keys(mapping.destinations).filter(
     (d) => !job.config.destinations || job.config.destinations.includes(d),
@@ -119,8 +125,8 @@ function deliverJob(ctx: CommandContext, job: LoadedJob, signal: AbortSignal, pr
     createDestinations(ctx.project, ctx.log, names),
     {
       log: ctx.log,
-      signal,
-      waitForRetriesMs: 120_000,
+      signal: how.signal,
+      waitForRetriesMs: how.waitMs,
       onProgress: (d, t) =>
         progress.update(`${d}: delivered ${t.delivered}, retried ${t.retried}, dead ${t.dead}`),
     },

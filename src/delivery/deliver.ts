@@ -1,70 +1,49 @@
 /**
  * Delivery: drains the outbox, destination by destination, in batches the destination declares, with
  * per-item outcomes. A delivered row records what was pushed where. A row the API refuses, or that keeps
- * failing, goes to the dead-letter queue with its request, the answer and the reason. A destination that is
- * down (unreachable, 5xx after retries, circuit open, credentials refused) blames no record: its rows stay
- * pending with their attempts untouched, the pass pauses, and the next pass (this run's, when it is due
- * soon enough, or `ferry serve`'s delivery loop) resumes. A crash between the API's answer and the commit
- * leaves the row pending: it is sent again, and the destination's lookup-before-create (or upsert) makes the
- * second send an update, not a duplicate. Under `remote_edits`, each batch's updates are first checked for
- * fields a person changed in the destination (remote-edits.ts).
+ * failing on its own, goes to the dead-letter queue with its request, the answer and the reason; a batch
+ * failing in a way that may be one record's (a 500) is split until that record is alone (send.ts). A
+ * destination that is down (unreachable, 5xx after retries, circuit open, credentials refused, or failing
+ * every record) blames no record: its rows stay pending with their attempts untouched and the pass pauses.
+ * When to try it again is the destination's availability (availability.ts), which waits longer after each
+ * failed try: a command (`waitMs`) tries again while the destination has been unavailable for less than
+ * its wait, then gives up, its tally saying why; `ferry serve`'s loop (no wait) skips it until it is due.
+ * Refused credentials need a person: a command gives up at once. A crash between the API's answer and the
+ * commit leaves the row pending: it is sent again, and the destination's lookup-before-create (or upsert)
+ * makes the second send an update, not a duplicate. Under `remote_edits`, each batch's updates are first
+ * checked for fields a person changed in the destination (remote-edits.ts).
  */
 import type { Project } from "../config/load.ts";
-import { blamesDestination, type DeliveryItem, type Destination, type ItemResult } from "../destinations/destination.ts";
-import { describeError, type FerryError, needsPerson, TransientError } from "../errors.ts";
+import type { Destination } from "../destinations/destination.ts";
+import { describeError, type FerryError, needsPerson } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { addDeadLetters, type DeadLetterWrite } from "../state/dead-letters.repo.ts";
-import { loadRemoteIds, type PushedRecord, recordPushed } from "../state/destination-records.repo.ts";
-import { type DueRow, duePending, holdPending, markDelivered, markFailed, nextDue } from "../state/outbox.repo.ts";
+import { type DueRow, duePending, nextDue } from "../state/outbox.repo.ts";
 import type { StateStore } from "../state/store.ts";
 import type { RemoteEdits } from "../destinations/shared.config.ts";
-import { backoffDelay } from "../http/backoff.ts";
 import { sleep } from "../sleep.ts";
-import { applyRemoteEditEffects, guardRemoteEdits, type RemoteEditEffects, type RemoteEditsContext } from "./remote-edits.ts";
+import { type Availability, availabilityOf } from "./availability.ts";
+import { commitResults } from "./commit.ts";
+import { type DeliveryRun, type DeliveryTally, emptyTally } from "./delivery-run.ts";
+import { sendPage } from "./send.ts";
+
+export type { DeliveryTally } from "./delivery-run.ts";
 
 export interface DeliverOptions {
   log: Logger;
   signal?: AbortSignal;
   now?: () => Date;
   random?: () => number;
-  /** Wait for rows whose retry is due within this many ms (a run drains what it can); 0 = don't wait. */
+  /**
+   * How long a command waits, in ms: for rows whose retry comes due within it, and for a destination that is
+   * unavailable, before it gives up on it (its tally's `error` says why, and until when). 0 (the default):
+   * one pass, nothing waited for, as `ferry serve`'s delivery loop does.
+   */
   waitForRetriesMs?: number;
   onProgress?: (destination: string, tally: DeliveryTally) => void;
 }
 
-export interface DeliveryTally {
-  delivered: number;
-  created: number;
-  updated: number;
-  deleted: number;
-  retried: number;
-  dead: number;
-  /** Sends held back because the destination as a whole was unavailable (no attempt counted). */
-  held: number;
-  /** Fields an update left alone because a person changed them in the destination (`remote_edits`). */
-  remoteEdits: number;
-  /** Still pending when delivery stopped (retries not yet due). */
-  pending: number;
-  error?: string;
-}
-
-const emptyTally = (): DeliveryTally => ({
-  delivered: 0,
-  created: 0,
-  updated: 0,
-  deleted: 0,
-  retried: 0,
-  dead: 0,
-  held: 0,
-  remoteEdits: 0,
-  pending: 0,
-});
-
-/** A page's answers, and what the remote-edits check decided for its records. */
-interface Sent {
-  results: ItemResult[];
-  effects: Map<number, RemoteEditEffects>;
-}
+/** How long `ferry run`, `ferry deliver` and `ferry dlq replay` wait by default (`--wait`). */
+export const DEFAULT_WAIT = "2m";
 
 export async function deliverAll(
   project: Project,
@@ -91,25 +70,6 @@ function remoteEditsOf(project: Project, destination: string): RemoteEdits {
   return cfg?.remote_edits ?? "overwrite";
 }
 
-/** One destination's delivery: what each of its steps needs. */
-interface DeliveryRun {
-  project: Project;
-  store: StateStore;
-  destination: Destination;
-  signal: AbortSignal;
-  now: () => Date;
-  random: (() => number) | undefined;
-  log: Logger;
-  tally: DeliveryTally;
-  maxAttempts: number;
-  /**
-   * Rows read and sent at a time. A page holds several rounds of `concurrency` batches: the pause between
-   * pages (committing one, reading the next) then costs little of a rate-limited destination's allowance.
-   */
-  pageSize: number;
-  remoteEdits: RemoteEditsContext;
-}
-
 export async function deliverTo(
   project: Project,
   store: StateStore,
@@ -130,42 +90,56 @@ export async function deliverTo(
     pageSize: d.maxBatchSize * d.concurrency * 4,
     remoteEdits: { project, store, destination: d, mode: remoteEditsOf(project, d.name), now },
   };
-  do {
-    await deliverPass(run, options.onProgress);
-  } while (await nextPassDue(run, options.waitForRetriesMs ?? 0));
+  const availability = availabilityOf(d);
+  const waitMs = options.waitForRetriesMs ?? 0;
+  if (availability.due(now().getTime())) await deliverWhileDue(run, availability, waitMs, options.onProgress);
+  await finish(run, availability, waitMs > 0);
+  run.log.info(run.tally, "delivery finished");
+  return run.tally;
+}
 
-  const { tally } = run;
-  tally.pending = await countPending(store, d.name);
-  if (tally.pending === 0) delete tally.error;
-  run.log.info(tally, "delivery finished");
-  return tally;
+/** Passes, as long as rows come due within the wait and the destination is not given up on. */
+async function deliverWhileDue(run: DeliveryRun, availability: Availability, waitMs: number, onProgress: DeliverOptions["onProgress"]) {
+  for (;;) {
+    const down = await deliverPass(run, onProgress);
+    if (run.signal.aborted) return;
+    if (down) {
+      availability.down(down, run.now().getTime());
+      logDown(run, availability);
+      if (!(await waitForRetry(run, availability, waitMs))) return;
+      continue;
+    }
+    if (availability.downSince !== null) run.log.info({ since: iso(availability.downSince) }, "destination available again");
+    availability.up();
+    if (!(await nextPassDue(run, waitMs))) return;
+  }
 }
 
 /**
  * One pass through the due rows in id order, a page at a time. Once a page's answers are in, the next page
  * is sent before they are committed: the destination works on it while Ferry writes. A page is sent only
  * once the one before has its answers, so two versions of one record are never in flight together. A page
- * that finds the destination down ends the pass.
+ * that finds the destination down ends the pass, which returns what made it down.
  */
-async function deliverPass(run: DeliveryRun, onProgress: DeliverOptions["onProgress"]): Promise<void> {
+async function deliverPass(run: DeliveryRun, onProgress: DeliverOptions["onProgress"]): Promise<FerryError | null> {
   const { destination: d, tally } = run;
   let page = await duePage(run, 0);
   let sending = page.length > 0 ? sendPage(run, page) : null;
+  let down: FerryError | null = null;
   while (sending) {
-    const { results, effects } = await sending;
-    const sent = page;
-    const down = results.find((r) => !r.ok && blamesDestination(r.error));
-    if (down) {
+    const sent = await sending;
+    const rows = page;
+    if (sent.down) {
+      down = sent.down;
       sending = null;
-      tally.error = describeError((down as ItemResult & { ok: false }).error);
-      run.log.warn({ err: tally.error }, "delivery paused: the destination is unavailable");
     } else {
-      page = await duePage(run, sent.at(-1)!.id);
+      page = await duePage(run, rows.at(-1)!.id);
       sending = page.length > 0 ? sendPage(run, page) : null;
     }
-    await commitResults(run, sent, results, effects);
+    await commitResults(run, rows, sent);
     onProgress?.(d.name, { ...tally });
   }
+  return down;
 }
 
 /** The next page of rows due, after the row `afterId`; none once delivery is aborted. */
@@ -175,17 +149,71 @@ function duePage(run: DeliveryRun, afterId: number): Promise<DueRow[]> {
 }
 
 /**
- * The end of a pass: whether another one follows. Rows that failed in it and are due again within
- * `waitForRetriesMs` are taken by a new pass, once they are due.
+ * After a pass found the destination down: waits for its next try, when that comes before the destination
+ * has been unavailable for the whole wait; false when this delivery gives up (or a person must act first).
  */
-async function nextPassDue(run: DeliveryRun, waitForRetriesMs: number): Promise<boolean> {
+async function waitForRetry(run: DeliveryRun, availability: Availability, waitMs: number): Promise<boolean> {
+  if (run.signal.aborted || needsPerson(availability.lastError)) return false;
+  if (availability.retryAt > availability.downSince! + waitMs) return false;
+  await sleep(Math.max(availability.retryAt - run.now().getTime(), 10), run.signal).catch(() => {});
+  return !run.signal.aborted;
+}
+
+/**
+ * The end of a pass that found the destination available: whether another one follows. Rows that failed in
+ * it on their own and are due again within `waitMs` are taken by a new pass, once they are due.
+ */
+async function nextPassDue(run: DeliveryRun, waitMs: number): Promise<boolean> {
   if (run.signal.aborted) return false;
   const next = await nextDue(run.store.knex, run.destination.name);
   if (next === null) return false;
   const wait = Date.parse(next) - run.now().getTime();
-  if (wait > waitForRetriesMs) return false;
+  if (wait > waitMs) return false;
   await sleep(Math.max(wait, 10), run.signal).catch(() => {});
   return true;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A warning each time a try finds the destination down: since when, why, and when the next try is. */
+function logDown(run: DeliveryRun, a: Availability): void {
+  const inMs = Math.max(0, a.retryAt - run.now().getTime());
+  const what = needsPerson(a.lastError) ? "destination refuses delivery until a person acts" : "destination down";
+  run.log.warn(
+    { err: describeError(a.lastError), since: iso(a.downSince!), next_try_at: iso(a.retryAt), next_try_in_ms: inMs },
+    `${what}: records held, no attempt counted; next try in ${Math.ceil(inMs / 1000)} s`,
+  );
+}
+
+/**
+ * The tally's last word: what is still pending, and if anything is, why and when it is tried again. A
+ * command that gave up says so; `ferry serve`'s loop says when its next try is.
+ */
+async function finish(run: DeliveryRun, a: Availability, gaveUp: boolean): Promise<void> {
+  const { tally } = run;
+  const name = run.destination.name;
+  tally.pending = await countPending(run.store, name);
+  if (tally.pending === 0) return;
+  const pending = `${tally.pending} record(s) stay pending`;
+  if (run.signal.aborted) {
+    tally.error = `${name}: delivery interrupted; ${pending}, for the next ferry deliver or ferry serve`;
+    return;
+  }
+  if (a.downSince !== null && a.lastError) {
+    tally.errorCode = a.lastError.code;
+    const next = needsPerson(a.lastError)
+      ? "a person must act first; the next ferry deliver tries again at once"
+      : gaveUp
+        ? "next try: the next ferry deliver or ferry run (at once), or ferry serve's delivery loop"
+        : `next try at ${iso(a.retryAt)}`;
+    const what = needsPerson(a.lastError) ? "refuses delivery" : "unavailable";
+    tally.error = `${name} ${what} since ${iso(a.downSince)}: ${describeError(a.lastError)}. ${pending}; ${next}`;
+    return;
+  }
+  const due = await nextDue(run.store.knex, name);
+  tally.error =
+    `${name}: ${tally.pending} record(s) still pending, failed on their own and not due again yet; next try: ` +
+    `at ${due}, by ferry serve or the next ferry deliver from then`;
 }
 
 async function countPending(store: StateStore, destination: string): Promise<number> {
@@ -193,155 +221,4 @@ async function countPending(store: StateStore, destination: string): Promise<num
     n: number | string;
   };
   return Number(pending.n);
-}
-
-/**
- * Sends a page, at most `concurrency` batches at once; a batch whose write throws answers that error per
- * item. Under `remote_edits`, each batch's updates are first checked against what the destination holds.
- */
-async function sendPage(run: DeliveryRun, rows: DueRow[]): Promise<Sent> {
-  const { destination: d, signal, tally } = run;
-  const items = await toItems(run.project, run.store, d.name, rows);
-  const chunks: DeliveryItem[][] = [];
-  for (let i = 0; i < items.length; i += d.maxBatchSize) chunks.push(items.slice(i, i + d.maxBatchSize));
-  const answers: ItemResult[][] = new Array(chunks.length);
-  const effects = new Map<number, RemoteEditEffects>();
-  let next = 0;
-  const worker = async () => {
-    while (next < chunks.length) {
-      const i = next++;
-      try {
-        const guarded = await guardRemoteEdits(run.remoteEdits, chunks[i]!, signal);
-        for (const [id, e] of guarded.effects) effects.set(id, e);
-        tally.remoteEdits += guarded.withheld;
-        answers[i] = guarded.send.length > 0 ? [...guarded.kept, ...(await d.write(guarded.send, signal))] : guarded.kept;
-      } catch (e) {
-        const error = e instanceof Error && "code" in e ? (e as FerryError) : new TransientError("DEST_UNAVAILABLE", describeError(e), { cause: e });
-        answers[i] = chunks[i]!.map((item): ItemResult => ({ outboxId: item.outboxId, ok: false, error }));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(d.concurrency, chunks.length) }, worker));
-  return { results: answers.flat(), effects };
-}
-
-async function toItems(project: Project, store: StateStore, destination: string, rows: DueRow[]): Promise<DeliveryItem[]> {
-  const remote = new Map<string, Map<string, string | null>>();
-  for (const entity of new Set(rows.map((r) => r.entity))) {
-    const keys = rows.filter((r) => r.entity === entity).map((r) => r.key);
-    remote.set(entity, await loadRemoteIds(store.knex, destination, entity, keys));
-  }
-  return rows.map((r) => {
-    const mapping = project.mappings.get(r.entity)!.config.destinations[destination]!;
-    return {
-      outboxId: r.id,
-      entity: r.entity,
-      key: r.key,
-      op: r.op,
-      object: mapping.object,
-      match: { property: mapping.match.property, value: r.key },
-      properties: r.properties,
-      changed: r.changed,
-      remoteId: remote.get(r.entity)?.get(r.key) ?? null,
-      idempotencyKey: r.idempotency_key,
-    };
-  });
-}
-
-/** What the dead-letter queue keeps of a failed exchange: method, URL, the record's part, the answer. */
-function deadLetterOf(destination: string, row: DueRow, result: ItemResult & { ok: false }, attempts: number): DeadLetterWrite {
-  const error = result.error;
-  const details = (error.details ?? {}) as { method?: string; url?: string; status?: number; body?: string; network?: string };
-  return {
-    outboxId: row.id,
-    destination,
-    entity: row.entity,
-    key: row.key,
-    version: row.version,
-    code: error.code,
-    reason: error.message,
-    request: {
-      ...(details.method ? { method: details.method, url: details.url } : {}),
-      record: result.request ?? { op: row.op, key: row.key, properties: row.properties },
-    },
-    response:
-      details.status !== undefined
-        ? { status: details.status, body: details.body }
-        : details.network
-          ? { network_error: details.network }
-          : null,
-    attempts,
-  };
-}
-
-async function commitResults(
-  run: DeliveryRun,
-  rows: DueRow[],
-  results: ItemResult[],
-  /** What the remote-edits check decided per record: committed only for records delivered (or kept). */
-  effects: ReadonlyMap<number, RemoteEditEffects>,
-) {
-  const { store, maxAttempts, now, random, tally } = run;
-  const destination = run.destination.name;
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const at = now().toISOString();
-  await store.knex.transaction(async (tx) => {
-    const delivered: number[] = [];
-    const pushed: PushedRecord[] = [];
-    const held: number[] = [];
-    let heldUntil = 0;
-    const dead: DeadLetterWrite[] = [];
-    for (const result of results) {
-      const row = byId.get(result.outboxId)!;
-      if (result.ok) {
-        delivered.push(row.id);
-        tally.delivered++;
-        if (result.action === "created") tally.created++;
-        else if (result.action === "updated") tally.updated++;
-        else if (result.action !== "kept") tally.deleted++;
-        const decided = effects.get(row.id);
-        if (decided) await applyRemoteEditEffects(tx, decided, at);
-        pushed.push({
-          destination,
-          entity: row.entity,
-          key: row.key,
-          remoteId: row.op === "delete" ? null : result.remoteId,
-          pushedJson: row.op === "delete" ? "{}" : effects.has(row.id) ? JSON.stringify(effects.get(row.id)!.pushed) : row.propertiesJson,
-          version: row.version,
-          outboxId: row.id,
-        });
-        continue;
-      }
-      const error = result.error;
-      if (blamesDestination(error)) {
-        held.push(row.id);
-        tally.held++;
-        const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-        // Refused credentials (a folder, a host key) need a person: wait long enough that a run does not keep knocking.
-        const wait = needsPerson(error) ? 15 * 60_000 : backoffDelay(1, undefined, retryAfterMs, random);
-        heldUntil = Math.max(heldUntil, wait);
-        continue;
-      }
-      const attempts = row.attempts + 1;
-      const isDead = error.kind !== "transient" || attempts >= maxAttempts;
-      const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-      const next = new Date(now().getTime() + backoffDelay(attempts, undefined, retryAfterMs, random)).toISOString();
-      const message = `${describeError(error)}${isDead && error.kind === "transient" ? ` (gave up after ${attempts} attempts)` : ""}`;
-      if (isDead) {
-        tally.dead++;
-        dead.push({ ...deadLetterOf(destination, row, result, attempts), reason: message });
-      } else tally.retried++;
-      await markFailed(tx, row.id, {
-        status: isDead ? "dead" : "pending",
-        attempts,
-        nextAttemptAt: isDead ? at : next,
-        error: message,
-        at,
-      });
-    }
-    await markDelivered(tx, delivered, at);
-    await recordPushed(tx, at, pushed);
-    await holdPending(tx, held, new Date(now().getTime() + heldUntil).toISOString(), tally.error ?? "destination unavailable", at);
-    await addDeadLetters(tx, at, dead);
-  });
 }

@@ -3,6 +3,7 @@
  * items no larger than it declared and gets one result per item back: one bad record never fails the rest.
  */
 import type { ConnectorSpec } from "../config/connector.ts";
+import type { Secret } from "../config/secrets.ts";
 import type { Values } from "../engine/types.ts";
 import { blameOf, describeError, FerryError, PermanentError, TransientError } from "../errors.ts";
 import type { RunContext } from "../run-context.ts";
@@ -56,6 +57,14 @@ export interface Destination {
    */
   write(items: readonly DeliveryItem[], signal: AbortSignal): Promise<ItemResult[]>;
   /**
+   * Whether an item whose batch failed undecided (a 500, an answer that does not say what became of a
+   * record) can be written again in a smaller batch: whatever the failed batch applied is then found again,
+   * not applied twice (a lookup before a create, an upsert by key, an update or a delete by id). Delivery
+   * then splits the batch in halves to find the record behind the failure, and the others go through.
+   * Without it, or for an item it refuses, the batch is held as if the destination were down.
+   */
+  splittable?(item: DeliveryItem): boolean;
+  /**
    * Reads the destination's current values of the items' `changed` properties, for records Ferry has
    * pushed before (`remoteId` set): what `remote_edits` compares with what Ferry last pushed. Returns values
    * by outbox id; a record the destination no longer has is left out. Throws what blames the destination.
@@ -67,6 +76,22 @@ export interface Destination {
 
 /** What a destination is given when it is created: the run context, its block being `destinations.<name>`. */
 export type DestinationContext = RunContext;
+
+/**
+ * The context's secret resolver as connectors' credential builders take it, remembering what it resolved:
+ * `named()` is where the credentials are configured (`destinations.crm.token (${env:CRM_TOKEN})`), for
+ * the message of a refusal. The references are named, never their values.
+ */
+export function secretsOf(context: DestinationContext): { resolve: (reference: string, field: string) => Secret; named: () => string } {
+  const fields: string[] = [];
+  return {
+    resolve: (reference, field) => {
+      fields.push(`${context.block}.${field} (${reference})`);
+      return context.secret(field, reference);
+    },
+    named: () => fields.join(", "),
+  };
+}
 
 /**
  * A destination connector, said once: its block of ferry.yaml's `destinations:` (schema, checks: see
@@ -84,16 +109,22 @@ export function blamesDestination(error: unknown): boolean {
   return !(error instanceof FerryError) || blameOf(error) === "destination";
 }
 
+/** Whether an error may be the destination's or a record's (a 500...): delivery finds out by splitting the batch. */
+export function isUndecided(error: unknown): error is FerryError {
+  return error instanceof FerryError && blameOf(error) === "undecided";
+}
+
 /** Records one item's result; the first result given for an item is the one that counts. */
 export type Answer = (result: ItemResult) => void;
 
 /**
  * Writes items a group at a time (one object, one operation: whatever one API call can take) and returns
  * exactly one result per item. When a group's call fails as a whole (the API down or refusing the
- * credentials after the client's retries, or refusing the request whole), each item of the group not
- * answered yet gets that error: the delivery layer dead-letters them when it blames the request. When it
- * blames the destination (down, refusing the credentials), the remaining groups are not tried either:
- * every item not answered gets the error, and the delivery layer holds them.
+ * credentials after the client's retries, refusing the request whole, or failing on it undecided), each
+ * item of the group not answered yet gets that error: the delivery layer dead-letters them when it blames
+ * the request, and splits their batch when it is undecided. When it blames the destination (down, refusing
+ * the credentials), the remaining groups are not tried either: every item not answered gets the error, and
+ * the delivery layer holds them.
  */
 export async function writeInGroups(
   destination: string,

@@ -125,8 +125,7 @@ export class OAuth2Auth implements Auth {
       const why = [parsed.error, parsed.error_description, parsed.status, parsed.message].filter((v) => typeof v === "string");
       throw new PermanentError(
         "DEST_UNAUTHORIZED",
-        `${g.service}'s token endpoint refused the credentials (${raw.status}${why.length ? `: ${scrubSecrets(why.join(": "))}` : ""}); ` +
-          "check the destination's client id, secret, key or refresh token",
+        `${g.service}'s token endpoint refused the credentials (${raw.status}${why.length ? `: ${scrubSecrets(why.join(": "))}` : ""})`,
         { details },
       );
     }

@@ -4,10 +4,14 @@
  * timeout per attempt, retries with backoff and jitter (Retry-After honoured), and one token renewal after
  * a 401. Errors keep method, URL, status and a trimmed body, never headers.
  *
- * What is retried here: a 429 and a refused connection always (nothing was applied); 5xx, timeouts and
- * dropped connections only when repeating the request cannot apply a change twice (`idempotent`, the
- * default for everything but POST). A create that may or may not have been applied goes back to the caller
- * as a TransientError: the delivery layer keeps its records pending, and the next pass looks them up first.
+ * What is retried here: a 429, a refused connection, 502 and 503 always (nothing was applied); 504,
+ * timeouts and dropped connections only when repeating the request cannot apply a change twice
+ * (`idempotent`, the default for everything but POST). A create that may or may not have been applied goes
+ * back to the caller as a TransientError: the delivery layer keeps its records pending, and the next pass
+ * looks them up first. Any other 5xx (a 500) is not repeated: the API failed on this request, perhaps
+ * because of a record in it, and DEST_SERVER_ERROR leaves it to the delivery layer to find out (it sends
+ * the batch again in halves). A 401 or 403 renews a token that can be renewed and retries at once; refused
+ * again, or not renewable, it is DEST_UNAUTHORIZED naming the configuration fields to check.
  */
 import http from "node:http";
 import https from "node:https";
@@ -19,6 +23,9 @@ import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts"
 import { type Breaker, isCircuitOpen } from "./breaker.ts";
 import { exchange, parseBody, type RawResponse, retryAfterMs, trimBody } from "./exchange.ts";
 import type { TokenBucket } from "./rate-limit.ts";
+
+/** 5xx statuses that say the API as a whole is down (a gateway, an overload), not that it failed on this request. */
+const DOWN_STATUSES = new Set([502, 503, 504]);
 
 export interface HttpClientOptions {
   /** The API's name in messages: `HubSpot`, `Salesforce`, the destination's name. */
@@ -37,6 +44,11 @@ export interface HttpClientOptions {
   messageOf?: (body: unknown) => string | undefined;
   /** An API that signals its rate limit with another status than 429 (Salesforce: 403 REQUEST_LIMIT_EXCEEDED). */
   rateLimited?: (status: number, body: unknown) => boolean;
+  /**
+   * Where the credentials are configured, for the message of a refusal: `destinations.crm.token
+   * (${env:CRM_TOKEN})`. Default: "the destination's credentials".
+   */
+  credentialsAt?: string;
 }
 
 export interface HttpRequest {
@@ -55,8 +67,21 @@ export interface HttpRequest {
 
 export interface HttpResponse<T = unknown> {
   status: number;
+  /** The body parsed as JSON; the text itself when it is not JSON; undefined when empty. */
   body: T;
   headers: http.IncomingHttpHeaders;
+  /** The body as received. */
+  text: string;
+  /** The request's method and URL (without its query), as an error's details name them. */
+  request: { method: string; url: string };
+}
+
+/**
+ * What an error or the dead-letter queue keeps of an answer: method, URL, status and the body as received,
+ * trimmed, secrets scrubbed.
+ */
+export function answerDetails(res: HttpResponse): { method: string; url: string; status: number; body: string } {
+  return { ...res.request, status: res.status, body: trimBody(res.text) };
 }
 
 /** Errors raised before a byte of the request could have reached the server. */
@@ -135,9 +160,23 @@ export class HttpClient {
   /** One attempt: within the rate limit, with fresh credentials, through the breaker; the answer classified. */
   async #attempt<T>(req: HttpRequest, signal: AbortSignal): Promise<Outcome<T>> {
     await this.#o.bucket?.take(signal);
-    const prepared = this.#prepare(req, await this.#o.auth.credentials(signal));
+    const prepared = this.#prepare(req, await this.#credentials(signal));
     const raw = await this.#sendThroughBreaker(prepared, signal);
     return "error" in raw ? raw : this.#answer<T>(req, prepared, raw);
+  }
+
+  /** The credentials; a token endpoint's refusal names where they are configured. */
+  async #credentials(signal: AbortSignal): Promise<Credentials> {
+    try {
+      return await this.#o.auth.credentials(signal);
+    } catch (e) {
+      if (!(e instanceof PermanentError && e.code === "DEST_UNAUTHORIZED")) throw e;
+      throw new PermanentError("DEST_UNAUTHORIZED", `${e.message}; check ${this.#credentialsAt}`, { details: e.details, cause: e });
+    }
+  }
+
+  get #credentialsAt(): string {
+    return this.#o.credentialsAt || "the destination's credentials";
   }
 
   /** The request as it goes out: under the credential's base URL, with its headers and body. */
@@ -173,22 +212,27 @@ export class HttpClient {
       if (isCircuitOpen(e)) return { error: e, retry: "never" };
       const network = (e.details as { network?: string }).network;
       if (network && NOT_SENT.has(network)) return { error: e, retry: "always" };
+      // A 500 may be this request's own doing: sending it again as it is would not help.
+      if (e.code === "DEST_SERVER_ERROR") return { error: e, retry: "never" };
       // 502 and 503 come from a gateway or an overloaded API that did not take the request in.
       const status = (e.details as { status?: number }).status;
       return { error: e, retry: status === 502 || status === 503 ? "always" : "if-idempotent" };
     }
   }
 
-  /** 5xx, 408 and 429 fail the attempt inside the breaker so that it can count them (429 excepted). */
+  /**
+   * 5xx and 408 fail the attempt inside the breaker, which counts those that say the API is down (a 500,
+   * undecided, it does not count).
+   */
   async #call(p: Prepared, signal: AbortSignal): Promise<RawResponse> {
     const raw = await this.#send(p, signal);
     if (raw.status >= 500 || raw.status === 408) {
       const body = trimBody(raw.text);
-      throw new TransientError(
-        raw.status === 408 ? "DEST_TIMEOUT" : "DEST_UNAVAILABLE",
-        `${this.#o.service} answered ${raw.status} to ${p.shown}${this.#message(raw.text)}`,
-        { details: { ...p.details, status: raw.status, body }, retryAfterMs: retryAfterMs(raw.headers["retry-after"]) },
-      );
+      const code = raw.status === 408 ? "DEST_TIMEOUT" : DOWN_STATUSES.has(raw.status) ? "DEST_UNAVAILABLE" : "DEST_SERVER_ERROR";
+      throw new TransientError(code, `${this.#o.service} answered ${raw.status} to ${p.shown}${this.#message(raw.text)}`, {
+        details: { ...p.details, status: raw.status, body },
+        retryAfterMs: retryAfterMs(raw.headers["retry-after"]),
+      });
     }
     return raw;
   }
@@ -215,7 +259,7 @@ export class HttpClient {
   #answer<T>(req: HttpRequest, p: Prepared, raw: RawResponse): Outcome<T> {
     const { status } = raw;
     if ((status >= 200 && status < 300) || req.accept?.includes(status)) {
-      return { response: { status, body: parseBody(raw.text) as T, headers: raw.headers } };
+      return { response: { status, body: parseBody(raw.text) as T, headers: raw.headers, text: raw.text, request: p.details } };
     }
     const o = this.#o;
     const details = { ...p.details, status, body: trimBody(raw.text) };
@@ -230,7 +274,7 @@ export class HttpClient {
       };
     }
     if (status === 401 || status === 403) {
-      const message = `${o.service} refused the credentials (${status}${said}); check the destination's credentials and their scopes`;
+      const message = `${o.service} refused the credentials (${status}${said}); check ${this.#credentialsAt} and the scopes granted`;
       return { error: new PermanentError("DEST_UNAUTHORIZED", message, { details }), retry: "after-renewal" };
     }
     return { error: new PermanentError("DEST_REJECTED", `${o.service} answered ${status} to ${p.shown}${said}`, { details }), retry: "never" };

@@ -195,13 +195,17 @@ export async function markFailed(
   });
 }
 
-/** Rows the destination could not take (it was down): pending again later, no attempt counted. */
-export async function holdPending(db: Db, ids: readonly number[], nextAttemptAt: string, error: string, at: string) {
+/**
+ * Rows the destination could not take (it was down): still pending and still due, no attempt counted, the
+ * error kept for `ferry explain`. When the destination is tried again is the delivery loop's business (a
+ * destination's availability, delivery/availability.ts), not the row's: the next command tries at once.
+ */
+export async function holdPending(db: Db, ids: readonly number[], error: string, at: string) {
   if (ids.length === 0) return;
   for (let i = 0; i < ids.length; i += 500) {
     await db("outbox")
       .whereIn("id", ids.slice(i, i + 500))
-      .update({ next_attempt_at: nextAttemptAt, last_error: error, updated_at: at });
+      .update({ last_error: error, updated_at: at });
   }
 }
 

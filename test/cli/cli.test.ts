@@ -544,4 +544,68 @@ describe("ferry CLI", { concurrency: true }, () => {
       assert.deepEqual([outboxBy(done, "pending"), outboxBy(done, "delivered")], [0, 10]);
     });
   });
+
+  describe("a destination that stays down, or refuses the credentials: the command ends, the records stay pending", { concurrency: false }, () => {
+    let project: CliProject;
+    let emulator: HubSpotEmulator;
+    before(async () => {
+      project = createCliProject({ customers: 10 });
+      emulator = await startEmulator();
+    });
+    after(async () => {
+      await emulator.close();
+      project.cleanup();
+    });
+    const pending = async (env: Record<string, string>) => outboxBy(parse<RunsJson>(await ferry(project.dir, ["--json", "runs"], env)), "pending");
+
+    test("run --wait 2s against a HubSpot that answers 500 to everything: exit 4 within the wait, naming it, its error and the next try", async () => {
+      emulator.faults.add({ type: "status", status: 500 }, { times: Infinity });
+      const env = { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_TOKEN: TOKEN };
+      const started = Date.now();
+      const r = await ferry(project.dir, ["run", "legacy", "--wait", "2s"], env, 45_000);
+      expectExit(r, 4);
+      assert.ok(Date.now() - started < 45_000);
+      assert.match(r.stdout, /changed 10 .*outbox rows 10/);
+      const said = `${r.stdout}${r.stderr}`;
+      assert.match(said, /hubspot/);
+      assert.match(said, /answered 500/);
+      assert.match(said, /next try/);
+      assert.equal(await pending(env), 10);
+      emulator.faults.clear();
+    });
+
+    test("deliver --wait 2s against a closed port: exit 4, the records still pending", async () => {
+      const env = { HUBSPOT_BASE_URL: await closedUrl(), HUBSPOT_TOKEN: TOKEN };
+      const r = await ferry(project.dir, ["deliver", "--wait", "2s"], env, 45_000);
+      expectExit(r, 4);
+      assert.match(r.stderr, /hubspot .*DEST_UNREACHABLE.*ECONNREFUSED.*next try/s);
+      assert.equal(await pending(env), 10);
+    });
+
+    test("a bad --wait is refused: exit 2", async () => {
+      const r = await ferry(project.dir, ["deliver", "--wait", "soon"], { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_TOKEN: TOKEN });
+      expectExit(r, 2);
+      assert.match(r.stderr, /--wait/);
+    });
+
+    test("deliver with a token HubSpot refuses: exit 5 at once, naming the secret to check; nothing blamed", async () => {
+      const env = { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_TOKEN: "a-token-revoked-yesterday" };
+      const r = await ferry(project.dir, ["deliver"], env, 30_000);
+      expectExit(r, 5);
+      assert.match(r.stderr, /destinations\.hubspot\.token/);
+      assert.match(r.stderr, /DEST_UNAUTHORIZED/);
+      assert.equal(await pending(env), 10);
+    });
+
+    test("with the token fixed, the next deliver sends everything at once: exit 0", async () => {
+      const env = { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_TOKEN: TOKEN };
+      const started = Date.now();
+      const d = await ferry(project.dir, ["--json", "deliver"], env, 30_000);
+      expectExit(d, 0);
+      const tally = parse<Record<string, { created: number; pending: number }>>(d).hubspot;
+      assert.deepEqual([tally?.created, tally?.pending], [10, 0]);
+      assert.ok(Date.now() - started < 30_000);
+      assert.equal(emulator.records("contacts").length, 10);
+    });
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * Two runs of one job: `ferry run` takes the job's run lease in the state store. A second run while it is
- * held exits 6 and says which process runs the job (or, with --wait, waits for it); a lease whose holder
+ * held exits 6 and says which process runs the job (or, with --wait-for-run, waits for it); a lease whose holder
  * stopped heartbeating is taken over; the lease is released when the run ends, also on SIGTERM. Two
  * `ferry run` started at once on a new state store, on SQLite and on PostgreSQL, neither fail on the
  * migrations nor count the same records twice.
@@ -173,7 +173,7 @@ describe("ferry run and the job's run lease", { concurrency: false }, () => {
 
   test("--wait waits for the run that holds the lease, then runs", async () => {
     await acquireLease(store.knex, "legacy", ELSEWHERE, new Date(), 60_000);
-    const child = spawn(process.execPath, [CLI, "--config", project.dir, "run", "legacy", "--wait", "--no-deliver"], {
+    const child = spawn(process.execPath, [CLI, "--config", project.dir, "run", "legacy", "--wait-for-run", "--no-deliver"], {
       cwd: project.dir,
       env: childEnv(env),
       stdio: ["ignore", "pipe", "pipe"],

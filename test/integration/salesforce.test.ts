@@ -173,12 +173,39 @@ describe("delivery to Salesforce", () => {
     assert.equal((entry!.request as { record: { Ferry_Key__c: string } }).record.Ferry_Key__c, custId(5));
   });
 
+  it("isolates a record Salesforce answers 500 for, every time: the rest are delivered, it alone ends in the DLQ", { timeout: 60_000 }, async (t) => {
+    const rows = customers(250);
+    const s = await setup(t, rows);
+    const poison = custId(230);
+    s.sf.faults.add({ type: "status", status: 500 }, { times: Infinity, method: "PATCH", body: `"${poison}"` });
+    const tally = await sync(s);
+    assert.deepEqual({ created: tally.created, dead: tally.dead, pending: tally.pending }, { created: 249, dead: 1, pending: 0 });
+    const [entry, ...more] = await listDeadLetters(s.p.store.knex);
+    assert.equal(more.length, 0);
+    assert.equal(entry!.key, poison);
+    assert.equal(entry!.code, "DEST_RECORD_FAILED");
+    assert.equal(entry!.attempts, 3);
+    assert.equal((entry!.response as { status: number }).status, 500);
+    assertExactlyOnce(s.sf, keysOf(rows).filter((k) => k !== poison));
+  });
+
+  it("an upsert answered 200 with a body that cannot be read is sent again (upserts are safe to repeat): none dead, none twice", async (t) => {
+    const rows = customers(120);
+    const s = await setup(t, rows);
+    s.sf.faults.add({ type: "unreadable-after-apply" }, { times: 1, method: "PATCH" });
+    const tally = await sync(s);
+    assert.deepEqual({ delivered: tally.delivered, dead: tally.dead, pending: tally.pending }, { delivered: 120, dead: 0, pending: 0 });
+    assert.equal(s.sf.faults.pending, 0);
+    assertExactlyOnce(s.sf, keysOf(rows));
+  });
+
   it("pauses while Salesforce is down, and resumes by itself when it is back, dropping nothing", async (t) => {
     const rows = customers(300);
     const s = await setup(t, rows);
     assertStatus(await s.p.run("erp"));
-    // Down for a dozen requests: the breaker opens after 3, lets a trial through every 500 ms.
-    s.sf.faults.add({ type: "status", status: 503 }, { times: 12 });
+    // Down for six requests: the breaker opens after 3, lets a trial through after 500 ms, then after twice as
+    // long each time a trial fails (1 s, 2 s, 4 s): the fourth trial finds Salesforce back.
+    s.sf.faults.add({ type: "status", status: 503 }, { times: 6 });
     const tally = (await s.p.deliverAll({ waitForRetriesMs: 30_000 })).get("salesforce")!;
     assert.deepEqual({ delivered: tally.delivered, dead: tally.dead, pending: tally.pending }, { delivered: 300, dead: 0, pending: 0 });
     assert.ok(tally.held > 0, "records were held back, not blamed");

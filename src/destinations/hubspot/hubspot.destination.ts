@@ -11,6 +11,7 @@ import {
   type Destination,
   type DestinationContext,
   type DestinationDefinition,
+  secretsOf,
   writeInGroups,
 } from "../destination.ts";
 import { apiMessage, BATCH, type HubSpotApi } from "./hubspot.api.ts";
@@ -30,14 +31,15 @@ export function createHubSpotDestination(
   config: HubSpotDestinationConfig,
   context: DestinationContext,
 ): Destination {
-  const auth = hubspotAuth(config, (reference, field) => context.secret(field, reference));
+  const secrets = secretsOf(context);
+  const auth = hubspotAuth(config, secrets.resolve);
   const client = destinationClient({
     name,
     api: "hubspot",
     settings: config,
     auth,
     log: context.log,
-    client: { service: "HubSpot", baseUrl: config.base_url, messageOf: apiMessage },
+    client: { service: "HubSpot", baseUrl: config.base_url, messageOf: apiMessage, credentialsAt: secrets.named() },
   });
   const api: HubSpotApi = { client };
   return {
@@ -49,6 +51,8 @@ export function createHubSpotDestination(
         writeObject(api, group[0]!.object, group, signal, answer),
       ),
     readRemote: (items, signal) => readRemote(api, items, signal),
+    // Every write looks records up before creating them: a smaller batch finds what a failed one made.
+    splittable: () => true,
     close: async () => client.close(),
   };
 }

@@ -5,8 +5,8 @@
  */
 import { hash } from "node:crypto";
 import { trimBody } from "../../http/exchange.ts";
-import type { HttpClient, HttpResponse } from "../../http/http-client.ts";
-import { FerryError, PermanentError } from "../../errors.ts";
+import { type answerDetails, type HttpClient, type HttpResponse } from "../../http/http-client.ts";
+import { FerryError, PermanentError, TransientError } from "../../errors.ts";
 import { blamesDestination, type DeliveryItem, type ItemResult } from "../destination.ts";
 import type { EndpointKind, RestDestinationConfig } from "./rest.config.ts";
 import type { Scope } from "./rest.template.ts";
@@ -112,11 +112,24 @@ export const updateMissesFound = (api: RestApi, item: DeliveryItem, id: string) 
     `${api.name} answered 404 to the update of ${item.match.property}=${item.match.value}, yet its lookup finds record ${id}: check endpoints.update.path`,
   );
 
-export const noId = (api: RestApi, item: DeliveryItem, what: string) =>
+/** What the dead-letter queue keeps of an answer (answerDetails). */
+export type AnswerDetails = ReturnType<typeof answerDetails>;
+
+export const noId = (api: RestApi, item: DeliveryItem, what: string, details?: AnswerDetails) =>
   new PermanentError(
     "DEST_NO_ID",
     `${api.name}'s answer to the ${what} of ${item.match.property}=${item.match.value} holds no id at ${api.config.results.id_field}: ` +
       "set results.id_field (and results.path) to where the API puts the record's id",
+    details ? { details } : {},
+  );
+
+/** A create whose answer names no id, and that the lookup does not find: undecided until delivery splits its batch. */
+export const unconfirmed = (api: RestApi, item: DeliveryItem, details: AnswerDetails) =>
+  new TransientError(
+    "DEST_UNCONFIRMED",
+    `${api.name} answered ${details.status} to the create of ${item.match.property}=${item.match.value} without an id for it, ` +
+      "and the lookup does not find it",
+    { details },
   );
 
 /** {{changed}}: the changed properties of a record Ferry has delivered before, else all of them. */

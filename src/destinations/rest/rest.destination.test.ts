@@ -156,6 +156,27 @@ describe("rest destination, one record per request", () => {
     assert.equal(api.byKey("J/1")!.email, "j2@example.com");
   });
 
+  test("a record the API answers 500 for fails alone, undecided, and the records after it are still sent", async () => {
+    const { api, destination, write } = await setup(SINGLE);
+    api.fail({ type: "status", status: 500 }, { times: 100, method: "POST", body: "\"P2\"" });
+    const items = [item("P1"), item("P2"), item("P3")];
+    const results = await write(items);
+    const f = failure(byId(results, items[1]!));
+    assert.equal(f.error.code, "DEST_SERVER_ERROR", "a 500 may be the record's doing: delivery decides");
+    assert.equal(byId(results, items[0]!).ok, true);
+    assert.equal(byId(results, items[2]!).ok, true, "the record after it was sent");
+    assert.deepEqual([...api.customers.values()].map((c) => c.external_id).sort(), ["P1", "P3"]);
+    assert.equal(destination.splittable?.(items[1]!), true, "a create after a lookup is safe to resend");
+  });
+
+  test("a create answered 200 with a body that cannot be read is looked up: the record it made is delivered", async () => {
+    const { api, write } = await setup(SINGLE);
+    api.fail({ type: "unreadable-after-apply" }, { method: "POST", path: "/customers" });
+    const [r] = await write([item("UR")]);
+    assert.deepEqual(r, { outboxId: r!.outboxId, ok: true, remoteId: api.byKey("UR")!.id, action: "created" });
+    assert.equal(api.customers.size, 1);
+  });
+
   test("a create whose answer was lost is resent with the same idempotency key: one record, not two", async () => {
     const { api, write } = await setup({
       endpoints: { create: { path: "/customers" }, update: { path: "/customers/{{remote_id}}" } },
@@ -242,6 +263,25 @@ describe("rest destination, batches", () => {
     assert.deepEqual(f.request, { external_id: "S", name: "REFUSE" });
     assert.equal(byId(results, t).ok, true);
     assert.equal(api.calls().length, 1);
+  });
+
+  test("a batch create answered 200 with a body that cannot be read is looked up, record by record", async () => {
+    const { api, write } = await setup({
+      ...BATCH,
+      idempotency_header: null,
+      endpoints: { ...BATCH.endpoints, lookup: { path: "/customers?external_id={{key}}", result_path: "data" } },
+    });
+    api.fail({ type: "unreadable-after-apply" }, { method: "POST", path: "/customers/batch" });
+    const items = [item("UA"), item("UB")];
+    const results = await write(items);
+    for (const i of items) assert.deepEqual(byId(results, i), { outboxId: i.outboxId, ok: true, remoteId: api.byKey(i.key)!.id, action: "created" });
+    assert.equal(api.customers.size, 2);
+  });
+
+  test("creates kept safe only by a batch's idempotency key are not resent apart after a 500", async () => {
+    const { destination } = await setup(BATCH);
+    assert.equal(destination.splittable?.(item("SA")), false, "a smaller batch would carry another key");
+    assert.equal(destination.splittable?.(item("SB", {}, { remoteId: "c1" })), true, "an update by id is safe to resend");
   });
 
   test("a batch's idempotency key hashes its records' keys, and is the same when it is resent", async () => {

@@ -21,6 +21,7 @@ import {
   type DestinationContext,
   type DestinationDefinition,
   type ItemResult,
+  secretsOf,
   writeInGroups,
 } from "../destination.ts";
 import { createOrUpdate, createOrUpdateMany } from "./operations/create-or-update.operation.ts";
@@ -48,7 +49,8 @@ export function createRestDestination(
   context: DestinationContext,
   options: RestDestinationOptions = {},
 ): Destination {
-  const auth = restAuth(name, config, (reference, field) => context.secret(field, reference));
+  const secrets = secretsOf(context);
+  const auth = restAuth(name, config, secrets.resolve);
   const origin = URL.canParse(config.base_url) ? new URL(config.base_url).origin : config.base_url;
   const client = destinationClient({
     name,
@@ -56,7 +58,7 @@ export function createRestDestination(
     settings: config,
     auth,
     log: context.log,
-    client: { service: name, baseUrl: config.base_url, messageOf: apiMessage, ...options },
+    client: { service: name, baseUrl: config.base_url, messageOf: apiMessage, credentialsAt: secrets.named(), ...options },
   });
   const api: RestApi = { name, config, client, idempotencyHeader: idempotencyHeaderOf(config) };
   const batchMode = config.mode === "batch";
@@ -73,6 +75,10 @@ export function createRestDestination(
         async (group, answer) => (batchMode ? writeGroup(api, group, answer, signal) : answer(await writeOne(api, group[0]!, signal))),
       ),
     ...(config.endpoints.read ? { readRemote: (items, signal) => readRemote(api, items, signal) } : {}),
+    // A batch's creates kept safe only by its idempotency key cannot be resent apart: a smaller batch carries
+    // another key. Everything else is found again by its key or id.
+    splittable: (item) =>
+      !batchMode || item.op === "delete" || item.remoteId !== null || config.endpoints.upsert !== undefined || config.endpoints.lookup !== undefined,
     close: async () => client.close(),
   };
 }

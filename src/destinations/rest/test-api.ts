@@ -36,13 +36,22 @@ export interface Exchange {
 export type Fault =
   | { type: "status"; status: number; retryAfterSec?: number }
   /** Apply the request, then drop the connection: the client cannot know it took effect. */
-  | { type: "drop-after-apply" };
+  | { type: "drop-after-apply" }
+  /** Apply the request, then answer 200 with a body that is not the API's answer. */
+  | { type: "unreadable-after-apply" };
 
-interface FaultRule {
+interface FaultMatch {
+  times?: number;
+  method?: string;
+  /** A prefix of the path. */
+  path?: string;
+  /** A substring of the request's body: a fault only requests carrying one record meet. */
+  body?: string;
+}
+
+interface FaultRule extends FaultMatch {
   fault: Fault;
   remaining: number;
-  method?: string;
-  path?: string;
 }
 
 type Customer = Record<string, unknown> & { id: string; external_id: string };
@@ -86,9 +95,9 @@ export class TestApi {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  /** The next `times` requests matching method and path prefix suffer the fault. */
-  fail(fault: Fault, match: { times?: number; method?: string; path?: string } = {}): void {
-    this.#faults.push({ fault, remaining: match.times ?? 1, method: match.method, path: match.path });
+  /** The next `times` requests matching method, path prefix and body substring suffer the fault. */
+  fail(fault: Fault, match: FaultMatch = {}): void {
+    this.#faults.push({ ...match, fault, remaining: match.times ?? 1 });
   }
 
   /** Every token issued so far stops working: the API answers 401 until a new one is fetched. */
@@ -133,7 +142,13 @@ export class TestApi {
       res.end(payload);
     };
 
-    const rule = this.#faults.find((f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.path || path.startsWith(f.path)));
+    const rule = this.#faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (!f.method || f.method === method) &&
+        (!f.path || path.startsWith(f.path)) &&
+        (!f.body || text.includes(f.body)),
+    );
     if (rule) rule.remaining--;
     if (rule?.fault.type === "status") {
       const retry = rule.fault.retryAfterSec;
@@ -153,6 +168,12 @@ export class TestApi {
     if (rule?.fault.type === "drop-after-apply") {
       exchange.status = -1;
       req.socket.destroy();
+      return;
+    }
+    if (rule?.fault.type === "unreadable-after-apply") {
+      exchange.status = 200;
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<html><body>OK</body></html>");
       return;
     }
     send(reply);

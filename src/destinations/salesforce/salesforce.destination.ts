@@ -9,6 +9,7 @@ import {
   type Destination,
   type DestinationContext,
   type DestinationDefinition,
+  secretsOf,
   writeInGroups,
 } from "../destination.ts";
 import { remove } from "./operations/delete.operation.ts";
@@ -26,7 +27,8 @@ export function createSalesforceDestination(
   config: SalesforceDestinationConfig,
   context: DestinationContext,
 ): Destination {
-  const auth = salesforceAuth(name, config, (reference, field) => context.secret(field, reference));
+  const secrets = secretsOf(context);
+  const auth = salesforceAuth(name, config, secrets.resolve);
   const client = destinationClient({
     name,
     api: "salesforce",
@@ -38,6 +40,7 @@ export function createSalesforceDestination(
       baseUrl: config.login_url,
       messageOf: apiMessage,
       rateLimited: (status, body) => status === 403 && apiMessage(body)?.startsWith("REQUEST_LIMIT_EXCEEDED") === true,
+      credentialsAt: secrets.named(),
     },
   });
   const api: SalesforceApi = { client, data: `/services/data/v${config.api_version}` };
@@ -53,6 +56,8 @@ export function createSalesforceDestination(
           : upsert(api, object, match.property, group, signal, answer);
       }),
     readRemote: (items, signal) => readRemote(api, items, signal),
+    // Upserts by external ID and deletes by Id: a smaller batch applies nothing twice.
+    splittable: () => true,
     close: async () => client.close(),
   };
 }

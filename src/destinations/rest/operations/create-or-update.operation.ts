@@ -5,14 +5,21 @@
  * not found, it is created anew.
  */
 import type { Answer, DeliveryItem, ItemResult } from "../../destination.ts";
-import { type Entry, failed, noId, ok, type RestApi, type Sent, updateMissesFound } from "../rest.api.ts";
+import { type Entry, failed, noId, ok, type RestApi, type Sent, unconfirmed, updateMissesFound } from "../rest.api.ts";
 import { lookupMany, lookupOne } from "./lookup.operation.ts";
 import { sendBatch, sendOne } from "./send.ts";
 
+/**
+ * One create. An answer that names no id may come from a create applied all the same: with a lookup, the
+ * record is looked for before anything is blamed (not found, it is undecided); without one, it fails.
+ */
 async function createOne(api: RestApi, item: DeliveryItem, sent: Sent, signal: AbortSignal): Promise<ItemResult> {
   const res = (await sendOne(api, "create", item, null, sent, signal))!;
-  if (res.id === null) throw noId(api, item, "create");
-  return ok(item, res.id, "created");
+  if (res.id !== null) return ok(item, res.id, "created");
+  if (!api.config.endpoints.lookup) throw noId(api, item, "create", res.details);
+  const found = await lookupOne(api, item, signal);
+  if (found === null) throw unconfirmed(api, item, res.details);
+  return ok(item, found, "created");
 }
 
 /** One record, two or three requests with a lookup. */
