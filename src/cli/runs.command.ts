@@ -5,7 +5,7 @@ import { deadLetterCounts } from "../state/dead-letters.repo.ts";
 import { listFiles } from "../state/files.repo.ts";
 import { outboxCounts } from "../state/outbox.repo.ts";
 import { listRejects } from "../state/run-rejects.repo.ts";
-import { getRun, listRuns } from "../state/runs.repo.ts";
+import { COUNTERS, getRun, listRuns } from "../state/runs.repo.ts";
 import { type CommandContext, type GlobalOptions, openContext } from "./context.ts";
 import { printJson, printTable } from "./output.ts";
 
@@ -60,22 +60,7 @@ async function listRecentRuns(g: GlobalOptions, ctx: CommandContext, opts: RunsO
   const dlq = await deadLetterCounts(ctx.store.knex);
   if (g.json) printJson({ runs, outbox, dead_letters: dlq, files });
   else {
-    printTable(runs as unknown as Record<string, unknown>[], [
-      "id",
-      "job",
-      "mode",
-      "status",
-      "started_at",
-      "read",
-      "unchanged",
-      "changed",
-      "rejected",
-      "filtered",
-      "deleted",
-      "conflicts",
-      "outbox",
-      "error",
-    ]);
+    printTable(runs as unknown as Record<string, unknown>[], ["id", "job", "mode", "status", "started_at", ...COUNTERS, "error"]);
     process.stdout.write("\noutbox by destination:\n");
     printTable(outbox);
     if (dlq.length > 0) {
