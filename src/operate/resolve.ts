@@ -4,7 +4,7 @@
  */
 import type { Project } from "../config/load.ts";
 import type { MappingConfig } from "../config/mapping.schema.ts";
-import { destinationOf, holdersOf, resolveField, withdraw } from "../engine/merge.ts";
+import { destinationOf, holdersOf, merge, mergeRules, resolveField } from "../engine/merge.ts";
 import { plan, project as projectOnto } from "../engine/plan.ts";
 import type { GoldenRecord, Observation, Value } from "../engine/types.ts";
 import { converterFor } from "../engine/values.ts";
@@ -66,7 +66,10 @@ export async function resolveConflict(
     const holders = (await loadObservations(tx, conflict.entity, [conflict.key])).get(conflict.key) ?? [];
     const { value, source } = decide(id, conflict, mapping, decision, holders);
     const overruled = overruledEdits(conflict, mapping, value);
-    let next = settle(conflict, record, value, source, at, holdersOf(holders, conflict.field));
+    let next =
+      conflict.field === DELETED_FIELD
+        ? settleDelete(conflict, mapping, record, value === true, holders)
+        : settle(conflict, record, value, source, at, holdersOf(holders, conflict.field));
     if (overruled.length > 0 && next.version === record.version) next = { ...next, version: record.version + 1 };
     const intents = intentsFor(conflict, mapping, record, next, overruled);
     return persist(tx, { id, conflict, record, next, value, source, overruled, intents }, decision, actor, at);
@@ -137,7 +140,34 @@ function useSource(id: number, conflict: ConflictRow, use: string, holders: read
   return { value, source: use };
 }
 
-/** The golden record with the decision applied: the field settled and pinned, or the record deleted (or kept). */
+/** The source a `_deleted` conflict is about: the one that no longer returns the record. */
+const deletingSource = (conflict: ConflictRow) => conflict.candidates[0]?.source ?? conflict.current.source;
+
+/**
+ * A delete conflict decided. Deleting lets that source go: the record is decided again from the sources
+ * that still hold it, and withdrawn when none does. Keeping leaves the record as it is.
+ */
+function settleDelete(
+  conflict: ConflictRow,
+  mapping: MappingConfig,
+  record: GoldenRecord,
+  remove: boolean,
+  holders: readonly Observation[],
+): GoldenRecord {
+  if (!remove) return record;
+  const gone = deletingSource(conflict);
+  return merge({
+    rules: mergeRules(mapping),
+    entity: conflict.entity,
+    key: conflict.key,
+    current: record,
+    holders: holders.filter((o) => o.source !== gone),
+    openConflicts: [],
+    withdrawAs: "deleted",
+  }).record;
+}
+
+/** The golden record with the decision applied: the field settled and pinned. */
 function settle(
   conflict: ConflictRow,
   record: GoldenRecord,
@@ -146,7 +176,6 @@ function settle(
   at: string,
   holders: Record<string, Value>,
 ): GoldenRecord {
-  if (conflict.field === DELETED_FIELD) return value === true ? withdraw(record, "deleted") : record;
   const next = resolveField(record, conflict.field, {
     value,
     source,
@@ -194,9 +223,8 @@ function intentsFor(
 async function persist(tx: Db, s: Settlement, decision: Decision, actor: string, at: string): Promise<Resolution> {
   const { id, conflict, record, next, value, source } = s;
   if (conflict.field === DELETED_FIELD) {
-    const deletingSource = conflict.candidates[0]?.source ?? conflict.current.source;
     // Either way the source's stale snapshot goes, so the next run does not ask again.
-    await deleteSnapshots(tx, conflict.entity, deletingSource, [conflict.key]);
+    await deleteSnapshots(tx, conflict.entity, deletingSource(conflict), [conflict.key]);
   }
   await writeGolden(tx, null, at, [next]);
   for (const o of s.overruled) {

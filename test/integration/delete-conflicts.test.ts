@@ -7,7 +7,17 @@ import { after, before, describe, it } from "node:test";
 import { resolveConflict } from "../../src/operate/resolve.ts";
 import { DELETED_FIELD } from "../../src/runner/deletes.ts";
 import { listConflicts } from "../../src/state/conflicts.repo.ts";
-import { byCustomerNo, custId, customerMapping, customers, customerTable, erpSnapshotJob } from "../support/customers.ts";
+import { getGolden } from "../../src/state/golden.repo.ts";
+import {
+  byCustomerNo,
+  custId,
+  customerMapping,
+  customers,
+  customerTable,
+  erpSnapshotJob,
+  fieldTeamCsv,
+  fieldTeamJob,
+} from "../support/customers.ts";
 import { assertStatus, BACKENDS, backendSkip, createTestProject, stateRows, type TestProject } from "../support/project.ts";
 
 for (const backend of BACKENDS) {
@@ -67,6 +77,42 @@ for (const backend of BACKENDS) {
       const next = await p.run("erp");
       assert.equal(next.counts.conflicts, 0);
       assert.equal(next.counts.deleted, 0);
+    });
+  });
+}
+
+for (const backend of BACKENDS) {
+  describe(`delete policy flag, another source still holding the record (${backend} state)`, { skip: await backendSkip(backend) }, () => {
+    let p: TestProject;
+    before(async () => {
+      p = await createTestProject({
+        backend,
+        legacy: { CUSTOMERS: customerTable(customers(5)) },
+        mappings: { customer: customerMapping({ fieldTeam: true }) },
+        jobs: { erp: erpSnapshotJob({ deletes: { policy: "flag", max_share: 0.5 } }), field: fieldTeamJob() },
+      });
+      p.writeFile("field-team.csv", fieldTeamCsv([{ id: custId(3), first: "Field", email: "c3@field.example" }]));
+      assertStatus(await p.run("erp"));
+      assertStatus(await p.run("field"));
+      await p.deliver();
+    });
+    after(() => p?.cleanup());
+
+    it("--value true lets the source go: the record stays, decided from the source that still holds it", async () => {
+      p.legacy("DELETE FROM CUSTOMERS WHERE CUST_ID = ?", custId(3));
+      assertStatus(await p.run("erp"));
+      const [conflict] = (await listConflicts(p.store.knex, { status: "open" })).filter((c) => c.field === DELETED_FIELD);
+      await resolveConflict(p.project, p.store, conflict!.id, { value: "true" }, "alice");
+
+      const record = await getGolden(p.store.knex, "customer", custId(3));
+      assert.equal(record?.status, "active", "the field team still holds it");
+      assert.equal(record?.fields.first_name, undefined, "the erp's own field went with it");
+      assert.equal(record?.fields.email?.value, "c3@field.example");
+      const tally = await p.deliver();
+      assert.equal(tally.deleted, 0);
+      const contact = byCustomerNo(p.emulator.records("contacts")).get(custId(3));
+      assert.ok(contact, "still in HubSpot");
+      assert.ok(!contact.properties.firstname, "HubSpot's firstname is cleared (HubSpot writes an empty value as \"\")");
     });
   });
 }
