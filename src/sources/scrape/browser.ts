@@ -114,6 +114,9 @@ export interface LaunchOptions {
   signal: AbortSignal;
 }
 
+/** The least time a Chromium start is given before it counts as failed. */
+const LAUNCH_TIMEOUT_MS = 30_000;
+
 /** Launches a headless Chromium; an abort closes it, failing whatever waits on it. */
 export async function launchBrowser(options: LaunchOptions): Promise<Browser> {
   options.signal.throwIfAborted();
@@ -124,7 +127,9 @@ export async function launchBrowser(options: LaunchOptions): Promise<Browser> {
       headless: true,
       args: [...CHROMIUM_FLAGS],
       downloadsPath: options.downloadsPath,
-      timeout: options.timeoutMs,
+      // `browser.timeout_ms` bounds what the legacy app does (page loads, actions, downloads), not the start
+      // of Chromium on this machine, which a loaded host can take seconds over: it gets a bound of its own.
+      timeout: Math.max(options.timeoutMs, LAUNCH_TIMEOUT_MS),
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,
