@@ -112,6 +112,23 @@ for (const backend of ["sqlite", "postgres"] as const) {
       }
     });
 
+    test("a run left running by a process that died is marked abandoned, naming it, when the lease is taken over", async () => {
+      const j = job();
+      const [row] = await store.knex("runs").insert({ job: j, mode: "snapshot", status: "running", started_at: "2024-01-01T00:00:00.000Z" }, ["id"]);
+      const id = Number(typeof row === "object" ? (row as { id: number }).id : row);
+      await acquireLease(store.knex, j, elsewhere, new Date(Date.now() - 60_000), 30_000);
+      await withRunLease(store, j, options, async () => undefined);
+      const run = (await store.knex("runs").where({ id }).first()) as { status: string; error: string; finished_at: string | null };
+      assert.equal(run.status, "abandoned");
+      assert.match(run.error, /process 4242 on host worker-7\.example stopped without finishing this run/);
+      assert.ok(run.finished_at);
+      // A run of another job is none of this one's business.
+      const [other] = await store.knex("runs").insert({ job: job(), mode: "snapshot", status: "running", started_at: "2024-01-01T00:00:00.000Z" }, ["id"]);
+      await withRunLease(store, j, options, async () => undefined);
+      const otherId = Number(typeof other === "object" ? (other as { id: number }).id : other);
+      assert.equal(((await store.knex("runs").where({ id: otherId }).first()) as { status: string }).status, "running");
+    });
+
     test("an expired lease of a process still alive on this host is not taken over (it is late, not dead)", async () => {
       const j = job();
       const alive = { holder: "slow", pid: process.pid, host: os.hostname() };

@@ -18,6 +18,7 @@ import { describeError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
 import { acquireLease, type LeaseHolder, releaseLease, renewLease, type RunLease } from "../state/leases.repo.ts";
+import { abandonRuns } from "../state/runs.repo.ts";
 import type { StateStore } from "../state/store.ts";
 
 /** How long a lease lasts without a heartbeat, unless ferry.yaml's `run_lease.expiry` says otherwise. */
@@ -110,6 +111,7 @@ async function acquire(store: StateStore, job: string, holder: LeaseHolder, opti
     if (attempt.acquired) {
       const old = attempt.tookOver;
       if (old) log.warn({ job, pid: old.pid, host: old.host, heartbeat: old.heartbeat_at }, `took over the run lease of ${heldBy(old)}, which stopped renewing it`);
+      await abandonLeftRuns(store, job, old, options);
       return;
     }
     if (!options.wait) throw leaseHeldError(job, attempt.lease);
@@ -125,6 +127,17 @@ async function acquire(store: StateStore, job: string, holder: LeaseHolder, opti
       throw new TransientError("RUN_INTERRUPTED", message, { cause: e });
     }
   }
+}
+
+/**
+ * With the lease held, no other process runs the job: a run of it still marked `running` was left by one
+ * that died (or was killed) mid-run. It is marked abandoned, naming that process when the lease says which.
+ */
+async function abandonLeftRuns(store: StateStore, job: string, old: RunLease | undefined, options: Settled) {
+  const who = old ? `process ${old.pid} on host ${old.host}` : "the process running it";
+  const reason = `${who} stopped without finishing this run; its committed batches stand, and the next run goes on from them`;
+  const count = await abandonRuns(store.knex, job, options.now().toISOString(), reason);
+  if (count > 0) options.log.warn({ job, runs: count }, `marked ${count} run(s) of ${job} abandoned: ${reason}`);
 }
 
 /**

@@ -25,7 +25,8 @@ export const zeroCounts = (): Counts => ({
   outbox: 0,
 });
 
-export type RunStatus = "running" | "succeeded" | "partial" | "failed" | "refused";
+/** `abandoned`: the process running it stopped without finishing (its committed batches stand). */
+export type RunStatus = "running" | "succeeded" | "partial" | "failed" | "refused" | "abandoned";
 
 export interface RunRow extends Counts {
   id: number;
@@ -85,4 +86,12 @@ export async function listRuns(db: Db, filter: { job?: string; limit?: number } 
     .limit(filter.limit ?? 20);
   if (filter.job) q.where({ job: filter.job });
   return ((await q) as RunRow[]).map(fromRaw);
+}
+
+/**
+ * Marks the runs of a job still `running` as abandoned: called by the process that has just taken the job's
+ * run lease, so whoever ran them is gone. Returns how many there were.
+ */
+export async function abandonRuns(db: Db, job: string, at: string, reason: string): Promise<number> {
+  return db("runs").where({ job, status: "running" }).update({ status: "abandoned", finished_at: at, error: reason });
 }
