@@ -279,7 +279,7 @@ function withdrawn(input: MergeInput, current: GoldenRecord): MergeResult {
   const conflicts: ConflictChange[] = input.openConflicts.map((c) => ({ type: "close", id: c.id, field: c.field, reason: "record deleted" }));
   if (current.status === status) return { record: current, changed: [], touched: false, conflicts };
   const fields = Object.fromEntries(Object.entries(current.fields).map(([n, f]) => [n, (({ conflicted: _, ...rest }) => rest)(f)]));
-  return { record: { ...current, status, version: current.version + 1, fields }, changed: [], touched: true, conflicts };
+  return { record: withdraw({ ...current, fields }, status), changed: [], touched: true, conflicts };
 }
 
 export function merge(input: MergeInput): MergeResult {
@@ -332,7 +332,7 @@ export function resolveField(
   };
 }
 
-/** A record withdrawn by an operator's decision on a delete conflict. */
+/** A record withdrawn: no source holds it any more. */
 export function withdraw(record: GoldenRecord, status: "deleted" | "archived"): GoldenRecord {
   return { ...record, status, version: record.version + 1 };
 }

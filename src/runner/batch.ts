@@ -9,7 +9,7 @@ import { loadOpenConflicts } from "../state/conflicts.repo.ts";
 import { loadGolden } from "../state/golden.repo.ts";
 import type { RejectRow } from "../state/run-rejects.repo.ts";
 import type { Counts } from "../state/runs.repo.ts";
-import { loadOtherObservations, loadSnapshotHashes, loadSnapshotValues } from "../state/snapshots.repo.ts";
+import { loadObservations, loadSnapshotHashes, loadSnapshotValues } from "../state/snapshots.repo.ts";
 import type { Db } from "../state/store.ts";
 import type { BatchContext } from "./batch-context.ts";
 import { classifyRows, digestRows } from "./classify.ts";
@@ -32,7 +32,7 @@ async function loadMergeState(db: Db, ctx: BatchContext, keys: readonly string[]
   if (keys.length === 0) return NOTHING_LOADED;
   const { entity } = ctx.compiled;
   const golden = await loadGolden(db, entity, keys);
-  const others = ctx.multiSource ? await loadOtherObservations(db, entity, ctx.source, keys) : new Map();
+  const others = ctx.multiSource ? await loadObservations(db, entity, keys, ctx.source) : new Map();
   // Fields with an open conflict (a `flag` rule's, or an edit made in a destination) carry a mark.
   const conflictKeys = keys.filter((k) => Object.values(golden.get(k)?.fields ?? {}).some((f) => f.conflicted));
   const open = conflictKeys.length > 0 ? await loadOpenConflicts(db, entity, conflictKeys) : new Map();

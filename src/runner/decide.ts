@@ -56,7 +56,7 @@ export function decideChanges(
       observedAt: ctx.observedAt,
       run: String(ctx.runId),
     };
-    const others = (state.others.get(c.key) ?? []).filter((o) => o.source !== ctx.source);
+    const others = state.others.get(c.key) ?? [];
     const result = merge({
       rules: ctx.rules,
       entity,

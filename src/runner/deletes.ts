@@ -16,7 +16,7 @@ import { loadOpenConflicts } from "../state/conflicts.repo.ts";
 import { loadGolden, writeGolden } from "../state/golden.repo.ts";
 import { enqueue, type OutboxWrite } from "../state/outbox.repo.ts";
 import { addCounts, type Counts, zeroCounts } from "../state/runs.repo.ts";
-import { deleteSnapshots, loadOtherObservations, storedKeys } from "../state/snapshots.repo.ts";
+import { deleteSnapshots, loadObservations, storedKeys } from "../state/snapshots.repo.ts";
 import type { Db } from "../state/store.ts";
 import type { KeyConflicts } from "./decide.ts";
 import { writeConflicts } from "./persist.ts";
@@ -110,7 +110,7 @@ export function withdrawDeletes(ctx: DeleteContext, keys: readonly string[], sta
       entity: ctx.entity,
       key,
       current: before,
-      holders: (state.others.get(key) ?? []).filter((o) => o.source !== ctx.source),
+      holders: state.others.get(key) ?? [],
       openConflicts: state.open.get(key) ?? [],
       withdrawAs: ctx.policy === "archive" ? "archived" : "deleted",
     });
@@ -137,7 +137,7 @@ export async function persistDeletes(db: Db, ctx: DeleteContext, changes: Delete
 async function decideDeletes(db: Db, ctx: DeleteContext, keys: readonly string[]): Promise<DeleteChanges> {
   if (ctx.policy === "flag") return flagDeletes(ctx, keys, await loadOpenConflicts(db, ctx.entity, keys));
   const golden = await loadGolden(db, ctx.entity, keys);
-  const others = await loadOtherObservations(db, ctx.entity, ctx.source, keys);
+  const others = await loadObservations(db, ctx.entity, keys, ctx.source);
   const open = await loadOpenConflicts(db, ctx.entity, keys);
   return withdrawDeletes(ctx, keys, { golden, others, open });
 }

@@ -54,11 +54,6 @@ export async function loadSnapshotValues(
   return out;
 }
 
-/** Every other source's observation of these keys, for merge. */
-export async function loadOtherObservations(db: Db, entity: string, source: string, keys: readonly string[]) {
-  return loadObservations(db, entity, keys, source);
-}
-
 /** Every source's observation of these keys (but `except`'s): what the sources that hold them say now. */
 export async function loadObservations(db: Db, entity: string, keys: readonly string[], except?: string) {
   const rows = (await selectIn(keys, (slice) => {
