@@ -205,6 +205,10 @@ export const ERROR_CODES = {
   RUN_LEASE_HELD: { kind: "transient", blame: "ferry", person: false, exit: ExitCode.running },
   /** Another process took this run's lease over (this one had stopped heartbeating): the run stops. */
   RUN_LEASE_LOST: { kind: "transient", blame: "ferry", person: false },
+  /** Another process delivers to the destination now (it holds the destination's delivery lease). */
+  DELIVERY_LEASE_HELD: { kind: "transient", blame: "ferry", person: false },
+  /** Another process took delivery to the destination over (this one had stopped heartbeating): it stops. */
+  DELIVERY_LEASE_LOST: { kind: "transient", blame: "ferry", person: false },
   SOURCE_SCRAPE_BROWSER_FAILED: { kind: "transient", blame: "ferry", person: false },
   STATE_UNAVAILABLE: { kind: "transient", blame: "ferry", person: false },
   RUN_ACCOUNTING_MISMATCH: { kind: "fatal", blame: "ferry", person: true },

@@ -4,8 +4,10 @@ import { getJob, type LoadedJob } from "../config/load.ts";
 import { DEFAULT_WAIT, type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { exitCodeOf } from "../errors.ts";
 import { type FileRunResult, type RunResult, runJob } from "../runner/run-job.ts";
-import { leaseExpiryMs, withRunLease } from "../runner/run-lease.ts";
-import type { RunLease } from "../state/leases.repo.ts";
+import { leaseExpiryMs } from "../cluster/lease.ts";
+import { withRunLease } from "../runner/run-lease.ts";
+import { heldBy } from "../cluster/lease.ts";
+import type { Lease } from "../state/leases.repo.ts";
 import type { RejectRow } from "../state/run-rejects.repo.ts";
 import { type CommandContext, createDestinations, type GlobalOptions, openContext, waitOf } from "./context.ts";
 import { deliveryLine, errorCode, errorLine, Progress, printJson, reportStops, SAMPLE } from "./output.ts";
@@ -60,10 +62,8 @@ async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOption
       wait: opts.waitForRun,
       signal: controller.signal,
       expiryMs: leaseExpiryMs(ctx.project),
-      onWait: (lease: RunLease) =>
-        process.stderr.write(
-          `ferry: job ${name} is running in process ${lease.pid} on host ${lease.host} since ${lease.acquired_at}; waiting for it to end…\n`,
-        ),
+      onWait: (lease: Lease) =>
+        process.stderr.write(`ferry: job ${name} is running in ${heldBy(lease)} since ${lease.acquired_at}; waiting for it to end…\n`),
     };
     await withRunLease(ctx.store, job.name, leaseOptions, (lease) =>
       runAndDeliver(ctx, g, job, opts, { signal: AbortSignal.any([controller.signal, lease.signal]), waitMs }),

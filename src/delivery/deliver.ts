@@ -23,6 +23,7 @@ import type { RemoteEdits } from "../destinations/shared.config.ts";
 import { sleep } from "../sleep.ts";
 import { type Availability, availabilityOf } from "./availability.ts";
 import { commitResults } from "./commit.ts";
+import { type LeftToAnother, withDeliveryLease } from "./delivery-lease.ts";
 import { type DeliveryRun, type DeliveryTally, emptyTally } from "./delivery-run.ts";
 import { sendPage } from "./send.ts";
 
@@ -54,10 +55,22 @@ export async function deliverAll(
   const out = new Map<string, DeliveryTally>();
   await Promise.all(
     [...destinations.values()].map(async (d) => {
-      out.set(d.name, await deliverTo(project, store, d, options));
+      const { log, signal } = options;
+      const leaseOptions = { log, waitMs: options.waitForRetriesMs ?? 0, ...(signal ? { signal } : {}) };
+      const done = await withDeliveryLease(project, store, d, leaseOptions, (held) =>
+        deliverTo(project, store, d, { ...options, signal: held }),
+      );
+      out.set(d.name, "heldBy" in done ? await leftToAnother(store, d, done, options) : done);
     }),
   );
   return out;
+}
+
+/** The tally of a delivery another process does: what is pending, and who delivers it. */
+async function leftToAnother(store: StateStore, d: Destination, left: LeftToAnother, options: DeliverOptions): Promise<DeliveryTally> {
+  const pending = await countPending(store, d.name);
+  options.log.info({ destination: d.name, worker: left.heldBy.worker, pending }, `delivery left to another process: ${left.message}`);
+  return { ...emptyTally(), pending, ...(pending > 0 ? { error: `${left.message}; ${pending} record(s) pending there` } : {}) };
 }
 
 function maxAttemptsOf(project: Project, destination: string): number {

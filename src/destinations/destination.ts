@@ -71,6 +71,12 @@ export interface Destination {
    * Only destinations that can read records back implement it.
    */
   readRemote?(items: readonly DeliveryItem[], signal: AbortSignal): Promise<Map<number, Values>>;
+  /**
+   * This process has just taken delivery to the destination (its delivery lease), maybe from another
+   * worker: a rate-limited destination starts its pacing empty, so the requests the last holder sent within
+   * the API's window are never topped up at once.
+   */
+  claimed?(): void;
   close(): Promise<void>;
 }
 

@@ -129,6 +129,11 @@ export class HttpClient {
     return agent;
   }
 
+  /** Empties the rate-limit bucket (TokenBucket.drain): for a destination this process takes over. */
+  drainRateLimit(): void {
+    this.#o.bucket?.drain();
+  }
+
   /** Closes the kept-alive connections. */
   close(): void {
     for (const agent of this.#agents.values()) agent.destroy();

@@ -38,6 +38,16 @@ export class TokenBucket {
     this.#last = t;
   }
 
+  /**
+   * Empties the bucket: the next request waits for a token to refill. For a process that takes a rate-limited
+   * destination over from another (src/delivery/delivery-lease.ts): the other's requests within the window
+   * are not known here, so none is sent on top of them at once.
+   */
+  drain(): void {
+    this.#tokens = 0;
+    this.#last = this.#now();
+  }
+
   /** Milliseconds until a token is available (0 if one is now), taking it when available. */
   tryTake(): number {
     this.#refill();

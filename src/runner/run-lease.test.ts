@@ -11,10 +11,11 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createTestDatabase, pgSkip, type TestDatabase } from "../../test/support/pg.ts";
 import { ExitCode, exitCodeFor, FerryError, TransientError } from "../errors.ts";
+import type { HeldLease } from "../cluster/lease.ts";
 import { silentLogger } from "../log.ts";
-import { acquireLease, getLease, type LeaseHolder, type RunLease } from "../state/leases.repo.ts";
+import { acquireLease, getLease, type Lease, type LeaseHolder } from "../state/leases.repo.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
-import { withRunLease } from "./run-lease.ts";
+import { runLeaseName, withRunLease } from "./run-lease.ts";
 
 /** Resolves with the first value `check` returns that is not undefined (polled); fails past the deadline. */
 async function until<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 10_000): Promise<T> {
@@ -34,7 +35,7 @@ async function deadPid(): Promise<number> {
   return child.pid!;
 }
 
-const elsewhere: LeaseHolder = { holder: "elsewhere", pid: 4242, host: "worker-7.example" };
+const elsewhere: LeaseHolder = { holder: "elsewhere", worker: "worker-7", pid: 4242, host: "worker-7.example" };
 const options = { log: silentLogger };
 
 const skipPostgres = await pgSkip();
@@ -59,7 +60,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
 
     test("a run while another process holds the lease is refused: who, where, since when; exit 6", async () => {
       const j = job();
-      const held = await acquireLease(store.knex, j, elsewhere, new Date(), 30_000);
+      const held = await acquireLease(store.knex, runLeaseName(j), elsewhere, new Date(), 30_000);
       let ran = false;
       const error = await withRunLease(store, j, options, async () => {
         ran = true;
@@ -71,23 +72,23 @@ for (const backend of ["sqlite", "postgres"] as const) {
       assert.ok(error instanceof TransientError);
       assert.equal(error.code, "RUN_LEASE_HELD");
       assert.equal(
-        error.message.split(" (")[0],
-        `job ${j} is running in process 4242 on host worker-7.example since ${held.lease.acquired_at}`,
+        error.message.split(" (last heartbeat")[0],
+        `job ${j} is running in worker worker-7 (process 4242 on host worker-7.example) since ${held.lease.acquired_at}`,
       );
       assert.equal(exitCodeFor(error), ExitCode.running);
       assert.equal(ExitCode.running, 6);
-      assert.equal((await getLease(store.knex, j))?.holder, "elsewhere", "the holder keeps its lease");
+      assert.equal((await getLease(store.knex, runLeaseName(j)))?.holder, "elsewhere", "the holder keeps its lease");
     });
 
     test("the lease is held while the run goes on, and released when it ends", async () => {
       const j = job();
       const result = await withRunLease(store, j, options, async (lease) => {
-        const row = await getLease(store.knex, j);
+        const row = await getLease(store.knex, runLeaseName(j));
         assert.deepEqual([row?.holder, row?.pid, row?.host], [lease.holder.holder, process.pid, os.hostname()]);
         return 42;
       });
       assert.equal(result, 42);
-      assert.equal(await getLease(store.knex, j), undefined);
+      assert.equal(await getLease(store.knex, runLeaseName(j)), undefined);
     });
 
     test("released when the run fails, the run's error thrown on", async () => {
@@ -98,17 +99,18 @@ for (const backend of ["sqlite", "postgres"] as const) {
         }),
         /the source went away/,
       );
-      assert.equal(await getLease(store.knex, j), undefined);
+      assert.equal(await getLease(store.knex, runLeaseName(j)), undefined);
       assert.equal(await withRunLease(store, j, options, async () => "again"), "again");
     });
 
     test("a lease whose holder stopped renewing it is taken over: on another host, or a dead process here", async () => {
-      for (const holder of [elsewhere, { holder: "dead", pid: await deadPid(), host: os.hostname() }]) {
+      for (const holder of [elsewhere, { holder: "dead", worker: "dead", pid: await deadPid(), host: os.hostname() }]) {
         const j = job();
-        await acquireLease(store.knex, j, holder, new Date(Date.now() - 60_000), 30_000);
-        const ran = await withRunLease(store, j, options, async (lease) => (await getLease(store.knex, j))?.holder === lease.holder.holder);
+        await acquireLease(store.knex, runLeaseName(j), holder, new Date(Date.now() - 60_000), 30_000);
+        const holding = async (lease: HeldLease) => (await getLease(store.knex, runLeaseName(j)))?.holder === lease.holder.holder;
+        const ran = await withRunLease(store, j, options, holding);
         assert.equal(ran, true, `took over ${holder.holder}'s lease`);
-        assert.equal(await getLease(store.knex, j), undefined);
+        assert.equal(await getLease(store.knex, runLeaseName(j)), undefined);
       }
     });
 
@@ -116,11 +118,11 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const j = job();
       const [row] = await store.knex("runs").insert({ job: j, mode: "snapshot", status: "running", started_at: "2024-01-01T00:00:00.000Z" }, ["id"]);
       const id = Number(typeof row === "object" ? (row as { id: number }).id : row);
-      await acquireLease(store.knex, j, elsewhere, new Date(Date.now() - 60_000), 30_000);
+      await acquireLease(store.knex, runLeaseName(j), elsewhere, new Date(Date.now() - 60_000), 30_000);
       await withRunLease(store, j, options, async () => undefined);
       const run = (await store.knex("runs").where({ id }).first()) as { status: string; error: string; finished_at: string | null };
       assert.equal(run.status, "abandoned");
-      assert.match(run.error, /process 4242 on host worker-7\.example stopped without finishing this run/);
+      assert.match(run.error, /worker worker-7 \(process 4242 on host worker-7\.example\) stopped without finishing this run/);
       assert.ok(run.finished_at);
       // A run of another job is none of this one's business.
       const [other] = await store.knex("runs").insert({ job: job(), mode: "snapshot", status: "running", started_at: "2024-01-01T00:00:00.000Z" }, ["id"]);
@@ -131,8 +133,8 @@ for (const backend of ["sqlite", "postgres"] as const) {
 
     test("an expired lease of a process still alive on this host is not taken over (it is late, not dead)", async () => {
       const j = job();
-      const alive = { holder: "slow", pid: process.pid, host: os.hostname() };
-      await acquireLease(store.knex, j, alive, new Date(Date.now() - 60_000), 30_000);
+      const alive = { holder: "slow", worker: "slow", pid: process.pid, host: os.hostname() };
+      await acquireLease(store.knex, runLeaseName(j), alive, new Date(Date.now() - 60_000), 30_000);
       await assert.rejects(withRunLease(store, j, options, async () => {}), { code: "RUN_LEASE_HELD" });
     });
 
@@ -140,13 +142,13 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const j = job();
       const expiryMs = 300;
       await withRunLease(store, j, { ...options, expiryMs }, async (lease) => {
-        const first = (await getLease(store.knex, j))!;
+        const first = (await getLease(store.knex, runLeaseName(j)))!;
         const renewed = await until("a renewal past the first expiry", async () => {
-          const row = await getLease(store.knex, j);
+          const row = await getLease(store.knex, runLeaseName(j));
           return row && Date.parse(row.heartbeat_at) >= Date.parse(first.acquired_at) + expiryMs ? row : undefined;
         });
         assert.ok(renewed.expires_at > first.expires_at);
-        const other = await acquireLease(store.knex, j, elsewhere, new Date(), expiryMs);
+        const other = await acquireLease(store.knex, runLeaseName(j), elsewhere, new Date(), expiryMs);
         assert.equal(other.acquired, false, "still held past its first expiry");
         assert.equal(lease.signal.aborted, false);
       });
@@ -156,32 +158,32 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const j = job();
       const reason = await withRunLease(store, j, { ...options, expiryMs: 300 }, async (lease) => {
         // As if this process had frozen past its expiry and another had taken the lease over.
-        await store.knex("run_leases").where({ job: j }).update({ holder: "elsewhere", pid: 4242, host: "worker-7.example" });
+        await store.knex("leases").where({ name: runLeaseName(j) }).update({ holder: "elsewhere", pid: 4242, host: "worker-7.example" });
         return until("the lease's signal", async () => (lease.signal.aborted ? (lease.signal.reason as unknown) : undefined));
       });
       assert.ok(reason instanceof FerryError);
       assert.equal(reason.code, "RUN_LEASE_LOST");
-      assert.equal((await getLease(store.knex, j))?.holder, "elsewhere", "the new holder's lease is left alone");
+      assert.equal((await getLease(store.knex, runLeaseName(j)))?.holder, "elsewhere", "the new holder's lease is left alone");
     });
 
     test("with wait, the run waits for the lease and starts once it is released", async () => {
       const j = job();
-      await acquireLease(store.knex, j, elsewhere, new Date(), 30_000);
-      const waiting = Promise.withResolvers<RunLease>();
+      await acquireLease(store.knex, runLeaseName(j), elsewhere, new Date(), 30_000);
+      const waiting = Promise.withResolvers<Lease>();
       const run = withRunLease(store, j, { ...options, wait: true, pollMs: 20, onWait: waiting.resolve }, async () => "ran");
       assert.equal((await waiting.promise).holder, "elsewhere");
-      await store.knex("run_leases").where({ job: j, holder: "elsewhere" }).delete();
+      await store.knex("leases").where({ name: runLeaseName(j), holder: "elsewhere" }).delete();
       assert.equal(await run, "ran");
-      assert.equal(await getLease(store.knex, j), undefined);
+      assert.equal(await getLease(store.knex, runLeaseName(j)), undefined);
     });
 
     test("a wait stopped by its signal is RUN_INTERRUPTED, and takes nothing", async () => {
       const j = job();
-      await acquireLease(store.knex, j, elsewhere, new Date(), 30_000);
+      await acquireLease(store.knex, runLeaseName(j), elsewhere, new Date(), 30_000);
       const controller = new AbortController();
       const run = withRunLease(store, j, { ...options, wait: true, pollMs: 20, signal: controller.signal, onWait: () => controller.abort(new Error("SIGTERM")) }, async () => "ran");
       await assert.rejects(run, (e: unknown) => e instanceof FerryError && e.code === "RUN_INTERRUPTED" && /process 4242 on host worker-7\.example/.test(e.message));
-      assert.equal((await getLease(store.knex, j))?.holder, "elsewhere");
+      assert.equal((await getLease(store.knex, runLeaseName(j)))?.holder, "elsewhere");
     });
   });
 }

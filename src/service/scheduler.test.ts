@@ -343,25 +343,25 @@ describe("a job another process runs", () => {
       destinations: new Map(),
       log: createLogger({ level: "info", destination }),
     });
-    const elsewhere = { holder: "run-elsewhere", pid: 4242, host: "worker-7.example" };
+    const elsewhere = { holder: "run-elsewhere", worker: "worker-7", pid: 4242, host: "worker-7.example" };
     try {
-      const held = await acquireLease(store.knex, "legacy", elsewhere, new Date(), 60_000);
+      const held = await acquireLease(store.knex, "run:legacy", elsewhere, new Date(), 60_000);
       assert.equal(await service.trigger("legacy"), "already-running");
       assert.equal((await store.knex("runs")).length, 0, "no run recorded");
       const skipped = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith("skipped:"));
       assert.ok(skipped, `a log line says the run was skipped:\n${lines.join("")}`);
       assert.equal(skipped.level, 40, "a warning, not an error");
       assert.equal(
-        String(skipped.msg).split(" (")[0],
-        `skipped: job legacy is running in process 4242 on host worker-7.example since ${held.lease.acquired_at}`,
+        String(skipped.msg).split(" (last heartbeat")[0],
+        `skipped: job legacy is running in worker worker-7 (process 4242 on host worker-7.example) since ${held.lease.acquired_at}`,
       );
       assert.deepEqual([skipped.job, skipped.pid, skipped.host], ["legacy", 4242, "worker-7.example"]);
 
-      await releaseLease(store.knex, "legacy", elsewhere.holder);
+      await releaseLease(store.knex, "run:legacy", elsewhere.holder);
       const result = await within("the run", 30_000, service.trigger("legacy"));
       assert.notEqual(result, "already-running");
       assert.equal(result !== "already-running" && result.status, "succeeded");
-      assert.equal(await getLease(store.knex, "legacy"), undefined, "its lease released");
+      assert.equal(await getLease(store.knex, "run:legacy"), undefined, "its lease released");
     } finally {
       await service.stop();
       await store.close();

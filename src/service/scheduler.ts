@@ -13,7 +13,8 @@ import type { Destination } from "../destinations/destination.ts";
 import { ConfigError, describeError, FerryError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { openSource, type RunResult, runJob } from "../runner/run-job.ts";
-import { leaseExpiryMs, withRunLease } from "../runner/run-lease.ts";
+import { leaseExpiryMs } from "../cluster/lease.ts";
+import { withRunLease } from "../runner/run-lease.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface ServiceOptions {

@@ -1,5 +1,5 @@
 /**
- * The run-lease table on SQLite and PostgreSQL: one holder at a time, a held lease refused by a read alone,
+ * The lease table on SQLite and PostgreSQL: one holder at a time, a held lease refused by a read alone,
  * an expired one taken over, renewals and releases only by the holder, and one winner among many at once.
  */
 import assert from "node:assert/strict";
@@ -14,13 +14,13 @@ import { openStateStore, type StateStore } from "./store.ts";
 const T0 = new Date("2030-01-01T00:00:00.000Z");
 const at = (seconds: number) => new Date(T0.valueOf() + seconds * 1_000);
 const EXPIRY = 30_000;
-const a: LeaseHolder = { holder: "run-a", pid: 101, host: "host-a" };
-const b: LeaseHolder = { holder: "run-b", pid: 202, host: "host-b" };
+const a: LeaseHolder = { holder: "run-a", worker: "worker-a", pid: 101, host: "host-a" };
+const b: LeaseHolder = { holder: "run-b", worker: "worker-b", pid: 202, host: "host-b" };
 
 const skipPostgres = await pgSkip();
 
 for (const backend of ["sqlite", "postgres"] as const) {
-  describe(`run leases on ${backend}`, { skip: backend === "postgres" ? skipPostgres : false }, () => {
+  describe(`leases on ${backend}`, { skip: backend === "postgres" ? skipPostgres : false }, () => {
     let store: StateStore;
     let dir: string;
     let database: TestDatabase | undefined;
@@ -43,7 +43,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const first = await acquireLease(store.knex, j, a, at(0), EXPIRY);
       assert.equal(first.acquired, true);
       const expected = {
-        job: j,
+        name: j,
         ...a,
         acquired_at: at(0).toISOString(),
         heartbeat_at: at(0).toISOString(),
@@ -90,7 +90,7 @@ for (const backend of ["sqlite", "postgres"] as const) {
 
     test("of many taking a free lease at once, one gets it", async () => {
       const j = job();
-      const holders = Array.from({ length: 8 }, (_, i) => ({ holder: `run-${i}`, pid: i, host: "h" }));
+      const holders = Array.from({ length: 8 }, (_, i) => ({ holder: `run-${i}`, worker: `w-${i}`, pid: i, host: "h" }));
       const attempts = await Promise.all(holders.map((h) => acquireLease(store.knex, j, h, at(0), EXPIRY)));
       const winners = attempts.filter((x) => x.acquired);
       assert.equal(winners.length, 1);

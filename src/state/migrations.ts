@@ -282,7 +282,41 @@ const runLeases: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved, runLeases];
+/**
+ * Leases for more than runs: a job's run (`run:<job>`) and delivery to a destination (`deliver:<name>`), each
+ * naming the worker that holds it (`ferry workers`). The run leases held now carry over.
+ */
+const leases: Migration = {
+  name: "0006_leases",
+  async up(knex) {
+    await knex.schema.createTable("leases", (t) => {
+      t.string("name").primary();
+      t.string("holder", 64).notNullable();
+      t.string("worker").notNullable();
+      t.integer("pid").notNullable();
+      t.string("host").notNullable();
+      t.string("acquired_at", 32).notNullable();
+      t.string("heartbeat_at", 32).notNullable();
+      t.string("expires_at", 32).notNullable();
+    });
+    await knex.raw(
+      `INSERT INTO leases (name, holder, worker, pid, host, acquired_at, heartbeat_at, expires_at)
+       SELECT 'run:' || job, holder, host || ':' || CAST(pid AS TEXT), pid, host, acquired_at, heartbeat_at, expires_at
+       FROM run_leases`,
+    );
+    await knex.schema.dropTable("run_leases");
+  },
+  async down(knex) {
+    await runLeases.up(knex);
+    await knex.raw(
+      `INSERT INTO run_leases (job, holder, pid, host, acquired_at, heartbeat_at, expires_at)
+       SELECT SUBSTR(name, 5), holder, pid, host, acquired_at, heartbeat_at, expires_at FROM leases WHERE name LIKE 'run:%'`,
+    );
+    await knex.schema.dropTable("leases");
+  },
+};
+
+export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved, runLeases, leases];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...migrations],

@@ -30,7 +30,7 @@ import {
 
 const CUSTOMERS = 3000;
 /** A run of the job in another process, on another host. */
-const ELSEWHERE: LeaseHolder = { holder: "run-elsewhere", pid: 4242, host: "worker-7.example" };
+const ELSEWHERE: LeaseHolder = { holder: "run-elsewhere", worker: "worker-7", pid: 4242, host: "worker-7.example" };
 
 function expectExit(r: CliResult, code: number) {
   assert.equal(r.code, code, shown(r));
@@ -66,7 +66,7 @@ describe("two ferry run of one job at once, on a new state store", { concurrency
         for (const r of both) {
           assert.ok(r.code === 0 || r.code === 6, shown(r));
           assert.doesNotMatch(r.stderr, /already exists|database is locked|internal error/, shown(r));
-          if (r.code === 6) assert.match(r.stderr, /job legacy is running in process \d+ on host .+ since /, shown(r));
+          if (r.code === 6) assert.match(r.stderr, /job legacy is running in worker \S+ \(process \d+ on host .+\) since /, shown(r));
         }
         assert.ok(both.some((r) => r.code === 0), "one of them ran");
 
@@ -137,7 +137,7 @@ describe("ferry run and the job's run lease", { concurrency: false }, () => {
   });
 
   test("while another process holds it: exit 6, which process on which host since when; nothing run", async () => {
-    const held = await acquireLease(store.knex, "legacy", ELSEWHERE, new Date(), 60_000);
+    const held = await acquireLease(store.knex, "run:legacy", ELSEWHERE, new Date(), 60_000);
     try {
       for (const args of [["run", "legacy"], ["--json", "run", "legacy"]]) {
         const r = await ferry(project.dir, args, env);
@@ -151,28 +151,28 @@ describe("ferry run and the job's run lease", { concurrency: false }, () => {
         } else {
           assert.match(
             r.stderr,
-            new RegExp(`^ferry: job legacy is running in process 4242 on host worker-7\\.example since ${held.lease.acquired_at.replaceAll(".", "\\.")} .*--wait.*\\[RUN_LEASE_HELD\\]\\n$`),
+            new RegExp(`^ferry: job legacy is running in worker worker-7 \\(process 4242 on host worker-7\\.example\\) since ${held.lease.acquired_at.replaceAll(".", "\\.")} .*--wait.*\\[RUN_LEASE_HELD\\]\\n$`),
             shown(r),
           );
         }
       }
       assert.equal(await runCount(), 0, "no run recorded");
-      assert.equal((await getLease(store.knex, "legacy"))?.holder, ELSEWHERE.holder, "the lease left to its holder");
+      assert.equal((await getLease(store.knex, "run:legacy"))?.holder, ELSEWHERE.holder, "the lease left to its holder");
     } finally {
-      await releaseLease(store.knex, "legacy", ELSEWHERE.holder);
+      await releaseLease(store.knex, "run:legacy", ELSEWHERE.holder);
     }
   });
 
   test("a lease left by a process that died is taken over once it expires", async () => {
-    await acquireLease(store.knex, "legacy", ELSEWHERE, new Date(Date.now() - 120_000), 60_000);
+    await acquireLease(store.knex, "run:legacy", ELSEWHERE, new Date(Date.now() - 120_000), 60_000);
     const r = await ferry(project.dir, ["run", "legacy", "--no-deliver"], env);
     expectExit(r, 0);
     assert.match(r.stdout, new RegExp(`: succeeded\\. read ${CUSTOMERS} `));
-    assert.equal(await getLease(store.knex, "legacy"), undefined, "released at the end");
+    assert.equal(await getLease(store.knex, "run:legacy"), undefined, "released at the end");
   });
 
   test("--wait waits for the run that holds the lease, then runs", async () => {
-    await acquireLease(store.knex, "legacy", ELSEWHERE, new Date(), 60_000);
+    await acquireLease(store.knex, "run:legacy", ELSEWHERE, new Date(), 60_000);
     const child = spawn(process.execPath, [CLI, "--config", project.dir, "run", "legacy", "--wait-for-run", "--no-deliver"], {
       cwd: project.dir,
       env: childEnv(env),
@@ -183,13 +183,14 @@ describe("ferry run and the job's run lease", { concurrency: false }, () => {
     child.stderr.setEncoding("utf8").on("data", (s: string) => (out.stderr += s));
     const exit = exited(child, 60_000, "ferry run --wait");
     await until("the waiting line", () => /waiting for it to end/.test(out.stderr) || undefined, exit);
-    assert.match(out.stderr, /^ferry: job legacy is running in process 4242 on host worker-7\.example since \S+; waiting for it to end/);
+    const waiting = /^ferry: job legacy is running in worker worker-7 \(process 4242 on host worker-7\.example\) since \S+; waiting for/;
+    assert.match(out.stderr, waiting);
     const runsBefore = await runCount();
-    await releaseLease(store.knex, "legacy", ELSEWHERE.holder);
+    await releaseLease(store.knex, "run:legacy", ELSEWHERE.holder);
     assert.equal(await exit, 0, `${out.stdout}\n${out.stderr}`);
     assert.match(out.stdout, /: succeeded\./);
     assert.equal(await runCount(), runsBefore + 1);
-    assert.equal(await getLease(store.knex, "legacy"), undefined);
+    assert.equal(await getLease(store.knex, "run:legacy"), undefined);
   });
 
   test("SIGTERM in the middle of a run: the run stops after its batch, exit 4, the lease released", async () => {
@@ -207,7 +208,7 @@ describe("ferry run and the job's run lease", { concurrency: false }, () => {
     const reader = new Database(project.stateFile, { readonly: true });
     try {
       const inFlight = reader.prepare("SELECT id FROM runs WHERE status = 'running' AND read > 0");
-      const lease = reader.prepare("SELECT pid FROM run_leases WHERE job = 'legacy'");
+      const lease = reader.prepare("SELECT pid FROM leases WHERE name = 'run:legacy'");
       await until("the run's first committed batch", () => inFlight.get() as { id: number } | undefined, exit);
       assert.equal((lease.get() as { pid: number } | undefined)?.pid, child.pid, "the run holds the lease");
     } finally {
@@ -216,7 +217,7 @@ describe("ferry run and the job's run lease", { concurrency: false }, () => {
     child.kill("SIGTERM");
     assert.equal(await exit, 4, `${out.stdout}\n${out.stderr}`);
     assert.match(out.stdout, /: failed\. .*\n\s+error: the run was interrupted .*\[RUN_INTERRUPTED\]/);
-    assert.equal(await getLease(store.knex, "legacy"), undefined, "released");
+    assert.equal(await getLease(store.knex, "run:legacy"), undefined, "released");
   });
 });
 

@@ -133,6 +133,38 @@ describe("state store", () => {
     await reopened.close();
   });
 
+  for (const backend of ["sqlite", "postgres"] as const) {
+    it(`a ${backend} state store with run leases of the previous layout keeps them as leases named run:<job>`, { skip: backend === "postgres" ? skipPostgres : false }, async (t) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "ferry-state-"));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const database = backend === "postgres" ? await createTestDatabase() : undefined;
+      if (database) t.after(() => database.drop());
+      const config: StateConfig = database ? { url: database.url } : { path: "state.db" };
+      // The layout as the previous release left it: every migration up to 0005, a run lease held.
+      const old = await openStateStore(config, dir);
+      const previous = migrations.slice(0, migrations.findIndex((m) => m.name === "0006_leases"));
+      for (const m of [...migrations].reverse()) {
+        if (!previous.includes(m)) {
+          await m.down(old.knex);
+          await old.knex("knex_migrations").where({ name: m.name }).delete();
+        }
+      }
+      const at = "2030-01-01T00:00:00.000Z";
+      await old.knex("run_leases").insert({ job: "legacy", holder: "h-1", pid: 4242, host: "w7", acquired_at: at, heartbeat_at: at, expires_at: at });
+      await old.close();
+
+      const store = await openStateStore(config, dir);
+      t.after(() => store.close());
+      await assertMigratedOnce(store);
+      const rows = (await store.knex("leases")) as Record<string, unknown>[];
+      assert.deepEqual(
+        rows.map((r) => ({ ...r, pid: Number(r.pid) })),
+        [{ name: "run:legacy", holder: "h-1", worker: "w7:4242", pid: 4242, host: "w7", acquired_at: at, heartbeat_at: at, expires_at: at }],
+      );
+      assert.equal(await store.knex.schema.hasTable("run_leases"), false);
+    });
+  }
+
   describe("opened by several at once, on a new state store", () => {
     for (const backend of ["sqlite", "postgres"] as const) {
       const skip = backend === "postgres" ? skipPostgres : false;

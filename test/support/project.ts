@@ -44,7 +44,7 @@ export const STATE_TABLES = [
   "audit_log",
   "files",
   "dead_letters",
-  "run_leases",
+  "leases",
 ] as const;
 
 export type LegacyValue = string | number | null;
@@ -274,7 +274,7 @@ const ORDER: Record<(typeof STATE_TABLES)[number], string> = {
   audit_log: "id",
   files: "id",
   dead_letters: "id",
-  run_leases: "job",
+  leases: "name",
 };
 
 /** Rows of a state table matching `where`, in a stable order. */

@@ -53,6 +53,7 @@ export function createHubSpotDestination(
     readRemote: (items, signal) => readRemote(api, items, signal),
     // Every write looks records up before creating them: a smaller batch finds what a failed one made.
     splittable: () => true,
+    claimed: () => client.drainRateLimit(),
     close: async () => client.close(),
   };
 }

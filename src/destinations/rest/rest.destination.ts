@@ -79,6 +79,7 @@ export function createRestDestination(
     // another key. Everything else is found again by its key or id.
     splittable: (item) =>
       !batchMode || item.op === "delete" || item.remoteId !== null || config.endpoints.upsert !== undefined || config.endpoints.lookup !== undefined,
+    claimed: () => client.drainRateLimit(),
     close: async () => client.close(),
   };
 }

@@ -58,6 +58,7 @@ export function createSalesforceDestination(
     readRemote: (items, signal) => readRemote(api, items, signal),
     // Upserts by external ID and deletes by Id: a smaller batch applies nothing twice.
     splittable: () => true,
+    claimed: () => client.drainRateLimit(),
     close: async () => client.close(),
   };
 }
