@@ -3,7 +3,7 @@
  */
 import { z } from "zod";
 import { type DeletePolicy, oneOfTypes, type SourceSpec, type SyncMode } from "./connector.ts";
-import { cronProblem } from "./schedule.ts";
+import { cronProblem, isTimeZone } from "./schedule.ts";
 
 const duration = z
   .union([
@@ -79,6 +79,11 @@ export function jobSchemaFor(sources: readonly SourceSpec[]) {
         })
         .optional()
         .describe("When `ferry serve` runs the job: a cron expression (node-cron, 5 or 6 fields)."),
+      timezone: z
+        .string()
+        .refine(isTimeZone, "expected an IANA time zone, such as Europe/Paris or UTC")
+        .optional()
+        .describe("The time zone of `schedule` (IANA name; default: the time zone of the host `ferry serve` runs on)."),
       batch_size: z
         .number()
         .int()

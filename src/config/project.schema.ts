@@ -11,13 +11,16 @@ export const stateSchema = z.union([
   z.strictObject({ url: z.string().min(1).describe("PostgreSQL URL, e.g. ${env:FERRY_STATE_URL}.") }),
 ]);
 
-/** A duration of at least a second; one that is not a duration is left to the format's own message. */
-function atLeastASecond(text: string): boolean {
-  try {
-    return durationMs(text) >= 1_000;
-  } catch {
-    return true;
-  }
+/** Whether a duration lies between `minMs` and `maxMs`; one that is not a duration is left to the format's own message. */
+function between(minMs: number, maxMs = Infinity): (text: string) => boolean {
+  return (text) => {
+    try {
+      const ms = durationMs(text);
+      return ms >= minMs && ms <= maxMs;
+    } catch {
+      return true;
+    }
+  };
 }
 
 /** How the run lease that keeps a job from running twice at once (in any process, on any host) behaves. */
@@ -26,9 +29,27 @@ export const runLeaseSchema = z
     expiry: durationSchema(
       "A run's lease is renewed every third of this; one not renewed for this long was left by a process that died, and the job's next run takes it over.",
       "30s",
-    ).refine(atLeastASecond, "expected at least 1s"),
+    ).refine(between(1_000), "expected at least 1s"),
   })
   .default({ expiry: "30s" });
+
+/** How `ferry serve` works: how often it delivers, and, with PostgreSQL state (several workers), its queue. */
+export const serveSchema = z
+  .strictObject({
+    delivery_every: durationSchema("How often `ferry serve` delivers what is due (retries, new changes).", "15s").refine(
+      between(100),
+      "expected at least 100ms",
+    ),
+    poll: durationSchema("PostgreSQL state: how often an idle worker asks the queue for work.", "2s").refine(
+      between(500),
+      "expected at least 500ms",
+    ),
+    schedule_check: durationSchema(
+      "PostgreSQL state: how often the cluster looks for schedule occurrences that came due; an occurrence runs at most this late.",
+      "30s",
+    ).refine(between(1_000, 45_000), "expected 1s to 45s"),
+  })
+  .default({ delivery_every: "15s", poll: "2s", schedule_check: "30s" });
 
 /** A destination's block in ferry.yaml: `type` names a registered destination, whose schema checked the rest. */
 export type DestinationConfig = { type: string } & Record<string, unknown>;
@@ -47,6 +68,7 @@ export function projectSchemaFor(sources: readonly SourceSpec[], destinations: r
   return z.strictObject({
     state: stateSchema.default({ path: ".ferry/state.db" }),
     run_lease: runLeaseSchema,
+    serve: serveSchema,
     jobs_dir: z.string().default("jobs"),
     mappings_dir: z.string().default("mappings"),
     connections: z.record(z.string(), connection).default({}),

@@ -107,7 +107,10 @@ export async function deliverTo(
   const waitMs = options.waitForRetriesMs ?? 0;
   if (availability.due(now().getTime())) await deliverWhileDue(run, availability, waitMs, options.onProgress);
   await finish(run, availability, waitMs > 0);
-  run.log.info(run.tally, "delivery finished");
+  // A pass that found nothing to do says so only at debug level: `ferry serve` makes one every few seconds.
+  const t = run.tally;
+  const worked = t.delivered + t.dead + t.retried + t.held + t.pending > 0 || t.error !== undefined;
+  run.log[worked ? "info" : "debug"](run.tally, "delivery finished");
   return run.tally;
 }
 

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../../src/log.ts";
 import type { RunResult } from "../../src/runner/run-job.ts";
-import { type Service, startService } from "../../src/service/scheduler.ts";
+import { type Service, startService } from "../../src/service/service.ts";
 import { customerMapping, fieldTeamCsv } from "../support/customers.ts";
 import { createTestProject, type TestProject } from "../support/project.ts";
 
@@ -47,7 +47,7 @@ before(async () => {
     },
     files: { "drop/present.csv": fieldTeamCsv(rows(3, 1)) },
   });
-  service = startService({
+  service = await startService({
     project: p.project,
     store: p.store,
     destinations: new Map(),

@@ -14,7 +14,7 @@ import { describe, it, type TestContext } from "node:test";
 import { createDestinations } from "../../src/cli/context.ts";
 import { deliverAll } from "../../src/delivery/deliver.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log.ts";
-import { startService } from "../../src/service/scheduler.ts";
+import { startService } from "../../src/service/service.ts";
 import { listDeadLetters } from "../../src/state/dead-letters.repo.ts";
 import type { OutboxRow } from "../../src/state/outbox.repo.ts";
 import { byCustomerNo, custId, customerMapping, customers, customerTable, erpSnapshotJob } from "../support/customers.ts";
@@ -236,7 +236,7 @@ describe("a destination that stays down", () => {
     p.emulator.faults.add({ type: "status", status: 503 }, { times: Infinity });
     const { log, lines } = capturedLog();
     const destinations = createDestinations(p.project, log);
-    const service = startService({ project: p.project, store: p.store, destinations, log, deliveryIntervalMs: 20 });
+    const service = await startService({ project: p.project, store: p.store, destinations, log, deliveryIntervalMs: 20 });
     t.after(() => service.stop());
     const downs = () => lines.filter((l) => l.level === 40 && /down/.test(String(l.msg)) && l.destination === "hubspot");
     await until("three failed tries", 30_000, () => (downs().length >= 3 ? true : undefined));

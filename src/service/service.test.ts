@@ -28,7 +28,7 @@ import type { RunResult } from "../runner/run-job.ts";
 import { acquireLease, getLease, releaseLease } from "../state/leases.repo.ts";
 import type { RunRow } from "../state/runs.repo.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
-import { type Service, startService } from "./scheduler.ts";
+import { type Service, startService } from "./service.ts";
 
 const CUSTOMERS = 3000;
 const BATCH = 50;
@@ -109,7 +109,7 @@ describe("startService", () => {
       HUBSPOT_TOKEN: TOKEN,
     });
     store = await openStateStore(loaded.config.state, loaded.dir);
-    service = startService({
+    service = await startService({
       project: loaded,
       store,
       destinations: createDestinations(loaded, silentLogger),
@@ -227,7 +227,7 @@ describe("ferry serve (child process)", () => {
     child.stdout.resume();
     try {
       await until("the startup line", 30_000, () =>
-        /ferry serve: 1 scheduled job\(s\): legacy \(\* \* \* \* \* \*\)/.test(stderr) ? true : undefined,
+        /ferry serve: one process on sqlite \S+; 1 scheduled job\(s\): legacy \((\* ){6}[\w/+-]+\)/.test(stderr) ? true : undefined,
       );
       // pino lines on stderr: wait for a scheduled run, and for its delivery.
       await until("a delivery of the scheduled run", 30_000, () =>
@@ -273,14 +273,13 @@ describe("a schedule that cannot be scheduled", () => {
     const tasks = cron.getTasks().size;
     const destinations = createDestinations(loaded, silentLogger);
     try {
-      assert.throws(
-        () =>
-          startService({
-            project: loaded,
-            store,
-            destinations,
-            log: silentLogger,
-          }),
+      await assert.rejects(
+        startService({
+          project: loaded,
+          store,
+          destinations,
+          log: silentLogger,
+        }),
         (e: unknown) =>
           e instanceof ConfigError &&
           e.message.startsWith(`jobs/legacy.yaml:${lineOf(job, "schedule:")}:`) &&
@@ -337,7 +336,7 @@ describe("a job another process runs", () => {
       },
     });
     // No destination: this is about the run, not its delivery.
-    const service = startService({
+    const service = await startService({
       project: loaded,
       store,
       destinations: new Map(),

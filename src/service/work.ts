@@ -1,0 +1,111 @@
+/**
+ * What a worker does, however the work reaches it (local.ts, cluster.ts): a job's run under its run lease,
+ * and a delivery pass; both tracked, so that a stop waits for them.
+ */
+import { leaseExpiryMs } from "../cluster/lease.ts";
+import type { Project } from "../config/load.ts";
+import { deliverAll } from "../delivery/deliver.ts";
+import type { Destination } from "../destinations/destination.ts";
+import { describeError, FerryError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { type RunResult, runJob } from "../runner/run-job.ts";
+import { withRunLease } from "../runner/run-lease.ts";
+import type { StateStore } from "../state/store.ts";
+
+export interface ServiceOptions {
+  project: Project;
+  store: StateStore;
+  destinations: Map<string, Destination>;
+  log: Logger;
+  /** How often delivery looks for due outbox rows (default ferry.yaml's `serve.delivery_every`). */
+  deliveryIntervalMs?: number;
+  onRun?: (result: RunResult) => void;
+  /** Folder jobs: how long after the last change seen in the folder a run starts (default 250 ms). */
+  watchDebounceMs?: number;
+}
+
+/** What the parts of a running service share. */
+export interface ServiceState {
+  options: ServiceOptions;
+  controller: AbortController;
+  /** Jobs with a run in progress in this worker. */
+  running: Set<string>;
+  /** Runs and deliveries that a stop waits for. */
+  inFlight: Set<Promise<unknown>>;
+}
+
+/** How work reaches a worker: started by `startService`, stopped (handing back what it holds) by its stop. */
+export interface Dispatch {
+  readonly mode: "local" | "cluster";
+  request(job: string, reason: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Adds a promise to what a stop waits for. */
+export const track = <T>(state: ServiceState, p: Promise<T>): Promise<T> => {
+  state.inFlight.add(p);
+  p.finally(() => state.inFlight.delete(p)).catch(() => {});
+  return p;
+};
+
+/** Delivers what is due to the destinations (default all): one pass, logged, never thrown. */
+export const deliver = ({ options, controller }: ServiceState, only?: readonly string[]) => {
+  const destinations = only ? new Map([...options.destinations].filter(([name]) => only.includes(name))) : options.destinations;
+  return deliverAll(options.project, options.store, destinations, { log: options.log, signal: controller.signal }).catch((e: unknown) =>
+    options.log.error({ err: describeError(e) }, "delivery failed"),
+  );
+};
+
+export interface RunNowOptions {
+  /** Wait this long for a run lease another process holds (a run handed over from a worker that died). */
+  waitForLeaseMs?: number;
+  /** Stops the run (its batch in flight commits), besides the service's stop. */
+  signal?: AbortSignal;
+  /** After the run, deliver (default: at once, here). */
+  afterRun?: () => Promise<unknown>;
+}
+
+/**
+ * Runs a job in this worker under its run lease, unless it is already running here or elsewhere
+ * ("already-running", logged). Resolves when the run and its delivery end.
+ */
+export async function runNow(state: ServiceState, name: string, opts: RunNowOptions = {}): Promise<RunResult | "already-running"> {
+  const { project, store, log } = state.options;
+  const { controller, running } = state;
+  const job = project.jobs.get(name);
+  if (!job) throw new Error(`no job named ${name}`);
+  if (running.has(name)) {
+    log.warn({ job: name }, "skipped: the previous run of this job is still going");
+    return "already-running";
+  }
+  if (controller.signal.aborted) return "already-running";
+  running.add(name);
+  const waitMs = opts.waitForLeaseMs ?? 0;
+  const leaseOptions = {
+    log,
+    expiryMs: leaseExpiryMs(project),
+    wait: waitMs > 0,
+    signal: AbortSignal.any([controller.signal, ...(waitMs > 0 ? [AbortSignal.timeout(waitMs)] : [])]),
+  };
+  try {
+    // The whole of it is waited for by a stop: the lease is released before the store closes.
+    return await track(
+      state,
+      withRunLease(store, name, leaseOptions, async (lease) => {
+        const signal = AbortSignal.any([controller.signal, lease.signal, ...(opts.signal ? [opts.signal] : [])]);
+        const result = await track(state, runJob(project, job, store, { log, signal }));
+        state.options.onRun?.(result);
+        if (!controller.signal.aborted) await track(state, opts.afterRun ? opts.afterRun() : deliver(state));
+        return result;
+      }),
+    );
+  } catch (e) {
+    // Another process (a `ferry run`, another worker) runs the job: this request is skipped, as an overlap is.
+    if (!(e instanceof FerryError && (e.code === "RUN_LEASE_HELD" || e.code === "RUN_INTERRUPTED"))) throw e;
+    if (controller.signal.aborted) return "already-running";
+    log.warn({ job: name, ...e.details }, `skipped: ${e.message}`);
+    return "already-running";
+  } finally {
+    running.delete(name);
+  }
+}
