@@ -18,6 +18,7 @@ import { registerRunCommand } from "./run.command.ts";
 import { registerRunsCommand } from "./runs.command.ts";
 import { registerServeCommand } from "./serve.command.ts";
 import { registerValidateCommand } from "./validate.command.ts";
+import { registerWorkersCommand } from "./workers.command.ts";
 
 const program = new Command("ferry")
   .description(
@@ -44,6 +45,7 @@ registerConflictsCommand(program, globals);
 registerExplainCommand(program, globals);
 registerDlqCommand(program, globals);
 registerServeCommand(program, globals);
+registerWorkersCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,7 +11,18 @@ import { after, before, describe, it } from "node:test";
 import knexFactory, { type Knex } from "knex";
 import { PgBoss } from "pg-boss";
 import { type HubSpotEmulator, startHubSpotEmulator } from "../../fixtures/hubspot-emulator/emulator.ts";
-import { CLI, childEnv, type CliProject, createCliProject, exited, FERRY_YAML, LEGACY_JOB, TOKEN } from "../cli/project.ts";
+import {
+  CLI,
+  childEnv,
+  type CliProject,
+  createCliProject,
+  exited,
+  FERRY_YAML,
+  ferry,
+  LEGACY_JOB,
+  shown,
+  TOKEN,
+} from "../cli/project.ts";
 import { createTestDatabase, pgSkip, type TestDatabase } from "../support/pg.ts";
 
 const skip = await pgSkip();
@@ -184,6 +195,15 @@ describe("several workers on one PostgreSQL state", { skip, timeout: 10 * 60_000
     });
     after(() => cluster?.stop());
 
+    it("ferry workers lists the three, live, with their heartbeats", async () => {
+      const out = await ferry(cluster.project.dir, ["--json", "workers"], { HUBSPOT_BASE_URL: cluster.emulator.url, HUBSPOT_TOKEN: TOKEN });
+      assert.equal(out.code, 0, shown(out));
+      const report = JSON.parse(out.stdout) as { workers: { worker: string; state: string; pid: number; heartbeat_at: string }[] };
+      const live = report.workers.filter((w) => w.state === "live");
+      assert.deepEqual(live.map((w) => w.worker).sort(), ["w1", "w2", "w3"]);
+      for (const w of live) assert.ok(cluster.workers.some((x) => x.child.pid === w.pid), `worker ${w.worker}'s pid`);
+    });
+
     it("runs each occurrence once, creates, updates and deletes each record once, within the rate limit", { timeout: 5 * 60_000 }, async () => {
       // The occurrence of the minute the workers started in: the first sync.
       const first = await until("the first run and its delivery", 150_000, async () => {
@@ -293,6 +313,33 @@ describe("several workers on one PostgreSQL state", { skip, timeout: 10 * 60_000
       assert.equal(cluster.emulator.ledger.of("contacts", "create").length, COUNT, "every record created once");
       assert.equal(cluster.emulator.ledger.of("contacts", "delete").length, KILLS, "every delete applied once");
       t.diagnostic(`runs: ${runs.map((r) => r.status).join(", ")}`);
+    });
+
+    it("a worker stopped with SIGTERM mid-run ends its batch, exits 0, and hands the run back to another at once", { timeout: 4 * 60_000 }, async (t) => {
+      for (let i = 2; i <= COUNT; i += 3) cluster.project.legacy("UPDATE CUSTOMERS SET NAME = ? WHERE ID = ?", `Stopped ${i}`, `K${i}`);
+      const before = (await cluster.runs()).length;
+      await boss.send("ferry-runs", { job: "legacy", reason: "trigger" }, { singletonKey: "legacy" });
+      const holder = await until("the run to start", 60_000, async () => {
+        const lease = (await cluster.state("leases").where({ name: "run:legacy" }).first()) as { worker: string } | undefined;
+        const running = (await cluster.runs()).slice(before).some((r) => r.status === "running");
+        return lease && running ? lease.worker : undefined;
+      }, 20);
+      const worker = cluster.live().find((w) => w.id === holder)!;
+      worker.child.kill("SIGTERM");
+      assert.equal(await exited(worker.child, 60_000, `worker ${worker.id}`), 0, worker.output.join(""));
+      const after = await until("the handed-back run to be finished by another worker", 60_000, async () => {
+        const runs = (await cluster.runs()).slice(before);
+        return runs.at(-1)?.status === "succeeded" && (await cluster.pending()) === 0 ? runs : undefined;
+      });
+      assert.match(after[0]!.error ?? "", /^RUN_INTERRUPTED: the run was interrupted \(ferry is stopping\)/, "the stopped worker ended its run");
+      assert.ok(after.length >= 1 && after.every((r) => r.status !== "running"));
+      t.diagnostic(`runs after the SIGTERM: ${after.map((r) => `${r.status}${r.error ? ` (${r.error.slice(0, 80)})` : ""}`).join(", ")}`);
+      const names = new Map<string, string>();
+      for (const r of cluster.emulator.records("contacts")) names.set(String(r.properties.customer_no), String(r.properties.firstname));
+      for (let i = 2; i <= COUNT; i += 3) {
+        if (names.has(`K${i}`)) assert.equal(names.get(`K${i}`), `Stopped ${i}`, `K${i}`);
+      }
+      assert.deepEqual(cluster.emulator.ledger.duplicateCreates("contacts"), []);
     });
   });
 });
