@@ -86,6 +86,8 @@ export const ERROR_CODES = {
   CONFIG_UNREADABLE: { kind: "config", blame: "configuration", person: true },
   CONFIG_YAML_SYNTAX: { kind: "config", blame: "configuration", person: true },
   CONFLICT_RESOLUTION_INVALID: { kind: "config", blame: "configuration", person: true },
+  /** A job name that the project does not have (console, API, trigger). */
+  JOB_UNKNOWN: { kind: "config", blame: "configuration", person: true },
   DEST_BAD_PRIVATE_KEY: { kind: "config", blame: "configuration", person: true },
   DLQ_ALREADY_RESOLVED: { kind: "config", blame: "configuration", person: true },
   DLQ_BAD_ID: { kind: "config", blame: "configuration", person: true },

@@ -1,35 +1,45 @@
-/** `ferry serve`: the long-running service; with PostgreSQL state, one of several workers. */
+/** `ferry serve`: the long-running service and its console; with PostgreSQL state, one of several workers. */
 import type { Command } from "commander";
 import { setWorkerId, workerId } from "../cluster/worker.ts";
 import { scheduleTimeZone } from "../config/schedule.ts";
+import { type RunningConsole, startConsole } from "../console/server.ts";
 import { type Service, startService } from "../service/service.ts";
-import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
+import { type CommandContext, createDestinations, type GlobalOptions, openContext } from "./context.ts";
+
+interface ServeOptions {
+  workerId?: string;
+  /** false with --no-schedule: the console only. */
+  schedule: boolean;
+}
 
 export function registerServeCommand(program: Command, globals: () => GlobalOptions) {
   program
     .command("serve")
-    .description("run every scheduled job on its schedule and deliver continuously, until SIGTERM or SIGINT")
+    .description("run every scheduled job on its schedule, deliver continuously and serve the console, until SIGTERM or SIGINT")
     .option("--worker-id <id>", "this worker's name in `ferry workers`, the leases and the logs (default <host>:<pid>)")
-    .action(async (opts: { workerId?: string }) => {
+    .option("--no-schedule", "serve the console only: no schedule, no run, no delivery in this process")
+    .action(async (opts: ServeOptions) => {
       if (opts.workerId !== undefined) setWorkerId(opts.workerId);
       const ctx = await openContext(globals());
-      const destinations = createDestinations(ctx.project, ctx.log);
-      let service: Service;
+      const log = ctx.log.child({ worker: workerId() });
+      let service: Service | undefined;
+      let listener: RunningConsole | undefined;
       try {
-        service = await startService({ project: ctx.project, store: ctx.store, destinations, log: ctx.log.child({ worker: workerId() }) });
+        if (opts.schedule) {
+          const destinations = createDestinations(ctx.project, log);
+          service = await startService({ project: ctx.project, store: ctx.store, destinations, log });
+        }
+        if (ctx.project.config.http.enabled) {
+          const requestRun = service ? (job: string, reason: string) => service!.request(job, reason) : undefined;
+          listener = await startConsole({ project: ctx.project, store: ctx.store, log, ...(requestRun ? { requestRun } : {}) });
+        }
       } catch (e) {
-        // A service that cannot do its work does not stay up: close what was opened, and exit non-zero.
-        for (const d of destinations.values()) await d.close().catch(() => {});
+        // A service that cannot do its work does not stay up: stop what started, and exit non-zero.
+        await service?.stop().catch(() => {});
         await ctx.close();
         throw e;
       }
-      const scheduled = [...ctx.project.jobs.values()]
-        .filter((j) => j.config.schedule)
-        .map((j) => `${j.name} (${j.config.schedule} ${scheduleTimeZone(j.config.timezone)})`);
-      const how = service.mode === "cluster" ? `worker ${workerId()} of the cluster on ${ctx.store.describe}` : `one process on ${ctx.store.describe}`;
-      process.stderr.write(
-        `ferry serve: ${how}; ${scheduled.length} scheduled job(s): ${scheduled.join(", ") || "none"}. Stop with Ctrl-C or SIGTERM.\n`,
-      );
+      process.stderr.write(banner(ctx, service, listener));
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           process.stderr.write(`ferry serve: ${signal} received, finishing the batch in flight…\n`);
@@ -38,8 +48,23 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
         process.once("SIGINT", () => stop("SIGINT"));
         process.once("SIGTERM", () => stop("SIGTERM"));
       });
-      await service.stop();
+      await listener?.close();
+      await service?.stop();
       await ctx.close();
       process.stderr.write("ferry serve: stopped\n");
     });
+}
+
+function banner(ctx: CommandContext, service: Service | undefined, listener: RunningConsole | undefined): string {
+  const scheduled = [...ctx.project.jobs.values()]
+    .filter((j) => j.config.schedule)
+    .map((j) => `${j.name} (${j.config.schedule} ${scheduleTimeZone(j.config.timezone)})`);
+  const how = !service
+    ? `console only (--no-schedule) on ${ctx.store.describe}`
+    : service.mode === "cluster"
+      ? `worker ${workerId()} of the cluster on ${ctx.store.describe}`
+      : `one process on ${ctx.store.describe}`;
+  const jobs = service ? `; ${scheduled.length} scheduled job(s): ${scheduled.join(", ") || "none"}` : "";
+  const at = listener ? `; console at ${listener.url}` : "";
+  return `ferry serve: ${how}${jobs}${at}. Stop with Ctrl-C or SIGTERM.\n`;
 }

@@ -51,6 +51,26 @@ export const serveSchema = z
   })
   .default({ delivery_every: "15s", poll: "2s", schedule_check: "30s" });
 
+/** Where `ferry serve` serves the operator console and its API. */
+export const httpSchema = z
+  .strictObject({
+    listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$/, "expected host:port, such as 127.0.0.1:8080")
+      .default("127.0.0.1:8080")
+      .describe("host:port of the console and its API; an address other than loopback needs `tls` (or `insecure: true`)."),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe("PEM certificate file, relative to ferry.yaml."),
+        key: z.string().min(1).describe("PEM private key file, relative to ferry.yaml."),
+      })
+      .optional()
+      .describe("Serve over HTTPS (cookies then `Secure`)."),
+    insecure: z.boolean().default(false).describe("Allow plain HTTP on an address other than loopback (behind a TLS proxy)."),
+    enabled: z.boolean().default(true).describe("false: `ferry serve` serves no console."),
+  })
+  .default({ listen: "127.0.0.1:8080", insecure: false, enabled: true });
+
 /** A destination's block in ferry.yaml: `type` names a registered destination, whose schema checked the rest. */
 export type DestinationConfig = { type: string } & Record<string, unknown>;
 /** A `connections:` entry: `dialect` names what the source that reads through it connects to. */
@@ -69,6 +89,7 @@ export function projectSchemaFor(sources: readonly SourceSpec[], destinations: r
     state: stateSchema.default({ path: ".ferry/state.db" }),
     run_lease: runLeaseSchema,
     serve: serveSchema,
+    http: httpSchema,
     jobs_dir: z.string().default("jobs"),
     mappings_dir: z.string().default("mappings"),
     connections: z.record(z.string(), connection).default({}),

@@ -8,7 +8,7 @@ import { destinationOf, holdersOf, merge, mergeRules, resolveField } from "../en
 import { plan, project as projectOnto } from "../engine/plan.ts";
 import type { GoldenRecord, Observation, Value } from "../engine/types.ts";
 import { converterFor } from "../engine/values.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, FerryError } from "../errors.ts";
 import { DELETED_FIELD } from "../runner/deletes.ts";
 import { appendAudit } from "../state/audit.repo.ts";
 import { closeConflict, type ConflictRow, getConflict } from "../state/conflicts.repo.ts";
@@ -254,4 +254,38 @@ async function persist(tx: Db, s: Settlement, decision: Decision, actor: string,
     source,
     outbox,
   };
+}
+
+/** The outcome of one conflict of a selection: its resolution, or why it was not resolved. */
+export type Settled = { id: number; ok: true; resolution: Resolution } | { id: number; ok: false; code: string; error: string };
+
+/**
+ * Settles each conflict of a selection with the same decision, each in its own transaction: one that cannot
+ * be settled (already resolved, the source holds no value for it) is reported and the others go on.
+ * `{ keep: true }` keeps each conflict's current value (its current source's).
+ */
+export async function resolveConflicts(
+  project: Project,
+  store: StateStore,
+  ids: readonly number[],
+  decision: Decision | { keep: true },
+  actor: string,
+  now: Date = new Date(),
+): Promise<Settled[]> {
+  const out: Settled[] = [];
+  for (const id of ids) {
+    try {
+      let d: Decision;
+      if ("keep" in decision) {
+        const conflict = await getConflict(store.knex, id);
+        if (!conflict) throw usage(`no conflict #${id}`);
+        d = { use: conflict.current.source };
+      } else d = decision;
+      out.push({ id, ok: true, resolution: await resolveConflict(project, store, id, d, actor, now) });
+    } catch (e) {
+      if (!(e instanceof FerryError)) throw e;
+      out.push({ id, ok: false, code: e.code, error: e.message });
+    }
+  }
+  return out;
 }

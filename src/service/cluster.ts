@@ -106,11 +106,12 @@ async function handleRun(state: ServiceState, boss: PgBoss, job: Job<RunRequest>
   const handedOver = job.retryCount > 0;
   if (handedOver) log.warn({ job: name, attempt: job.retryCount + 1 }, "taking over a run another worker did not finish");
   const result = await runNow(state, name, {
+    reason,
     waitForLeaseMs: handedOver ? 3 * leaseExpiryMs(project) : 0,
     signal: job.signal,
     afterRun: () => requestDeliveries(state, boss),
   });
-  if (result === "already-running") return { outcome: "already-running" };
+  if (result === "already-running" || result === "paused") return { outcome: result };
   const stopped = state.controller.signal.aborted && result.error instanceof FerryError && result.error.code === "RUN_INTERRUPTED";
   if (stopped) throw new HandedBack(`worker ${workerId()} stopped during run ${result.runId} of ${name}: handed back`);
   return { outcome: result.status, run: result.runId };

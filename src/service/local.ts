@@ -16,8 +16,8 @@ export function startLocal(state: ServiceState): Dispatch {
   const current = new Map<string, Promise<unknown>>();
   /** Jobs asked for while they ran: each runs once more after. */
   const again = new Set<string>();
-  const start = (name: string) => {
-    const run = runNow(state, name);
+  const start = (name: string, reason: string) => {
+    const run = runNow(state, name, { reason });
     if (!current.has(name)) {
       current.set(name, run);
       run.finally(() => current.get(name) === run && current.delete(name)).catch(() => {});
@@ -34,14 +34,14 @@ export function startLocal(state: ServiceState): Dispatch {
       if (state.controller.signal.aborted) return;
     }
     log.debug({ job: name, reason }, "run requested");
-    await start(name);
+    await start(name, reason);
   };
   const tasks: ScheduledTask[] = [];
   for (const [name, job] of project.jobs) {
     const schedule = job.config.schedule;
     if (!schedule) continue;
     // A tick while the job runs is skipped (runNow says so).
-    const run = () => void start(name).catch((e: unknown) => log.error({ job: name, err: describeError(e) }, "run failed"));
+    const run = () => void start(name, "schedule").catch((e: unknown) => log.error({ job: name, err: describeError(e) }, "run failed"));
     tasks.push(cron.schedule(schedule, run, { name, timezone: scheduleTimeZone(job.config.timezone) }));
     log.info({ job: name, schedule, timezone: scheduleTimeZone(job.config.timezone) }, "scheduled");
   }

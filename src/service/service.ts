@@ -53,7 +53,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
   const started = dispatch;
   return {
-    trigger: (name) => runNow(state, name),
+    // Without a reason, a paused schedule does not hold a run back: "paused" cannot come of it.
+    trigger: (name) => runNow(state, name) as Promise<RunResult | "already-running">,
     request: (name, reason) => started.request(name, reason),
     running: state.running,
     mode: started.mode,

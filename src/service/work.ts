@@ -10,6 +10,7 @@ import { describeError, FerryError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
 import { withRunLease } from "../runner/run-lease.ts";
+import { getPause } from "../state/schedule-pauses.repo.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface ServiceOptions {
@@ -61,6 +62,8 @@ export interface RunNowOptions {
   waitForLeaseMs?: number;
   /** Stops the run (its batch in flight commits), besides the service's stop. */
   signal?: AbortSignal;
+  /** What asked for the run: `schedule` and `files` start nothing while the job's schedule is paused. */
+  reason?: string;
   /** After the run, deliver (default: at once, here). */
   afterRun?: () => Promise<unknown>;
 }
@@ -69,7 +72,7 @@ export interface RunNowOptions {
  * Runs a job in this worker under its run lease, unless it is already running here or elsewhere
  * ("already-running", logged). Resolves when the run and its delivery end.
  */
-export async function runNow(state: ServiceState, name: string, opts: RunNowOptions = {}): Promise<RunResult | "already-running"> {
+export async function runNow(state: ServiceState, name: string, opts: RunNowOptions = {}): Promise<RunResult | "already-running" | "paused"> {
   const { project, store, log } = state.options;
   const { controller, running } = state;
   const job = project.jobs.get(name);
@@ -79,6 +82,13 @@ export async function runNow(state: ServiceState, name: string, opts: RunNowOpti
     return "already-running";
   }
   if (controller.signal.aborted) return "already-running";
+  if (opts.reason === "schedule" || opts.reason === "files") {
+    const paused = await getPause(store.knex, name);
+    if (paused) {
+      log.info({ job: name, reason: opts.reason }, `skipped: the schedule of ${name} is paused (by ${paused.paused_by} at ${paused.paused_at})`);
+      return "paused";
+    }
+  }
   running.add(name);
   const waitMs = opts.waitForLeaseMs ?? 0;
   const leaseOptions = {

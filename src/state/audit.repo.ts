@@ -27,10 +27,10 @@ export async function appendAudit(db: Db, e: AuditEntry) {
   });
 }
 
-export async function listAudit(db: Db, filter: { entity?: string; key?: string; limit?: number } = {}) {
+export async function listAudit(db: Db, filter: { entity?: string; key?: string; limit?: number; newestFirst?: boolean } = {}) {
   const q = db("audit_log")
     .select("*")
-    .orderBy("id")
+    .orderBy("id", filter.newestFirst ? "desc" : "asc")
     .limit(filter.limit ?? 1000);
   if (filter.entity) q.where({ entity: filter.entity });
   if (filter.key) q.where({ key: filter.key });

@@ -316,7 +316,22 @@ const leases: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved, runLeases, leases];
+/** Jobs whose schedule an operator paused: who, when (src/state/schedule-pauses.repo.ts). */
+const schedulePauses: Migration = {
+  name: "0008_schedule_pauses",
+  async up(knex) {
+    await knex.schema.createTable("schedule_pauses", (t) => {
+      t.string("job").primary();
+      t.string("paused_by").notNullable();
+      t.string("paused_at", 32).notNullable();
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists("schedule_pauses");
+  },
+};
+
+export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved, runLeases, leases, schedulePauses];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...migrations],

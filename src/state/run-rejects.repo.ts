@@ -16,10 +16,9 @@ export async function writeRejects(db: Db, runId: number, rejects: readonly Reje
   );
 }
 
-export async function listRejects(db: Db, runId: number, limit = 1000): Promise<RejectRow[]> {
-  return db("run_rejects")
-    .select("line", "key", "code", "reason")
-    .where({ run_id: runId })
-    .orderBy("line")
-    .limit(limit);
+/** A run's rejected rows by line; with `key`, those whose key contains it. */
+export async function listRejects(db: Db, runId: number, limit = 1000, key?: string): Promise<RejectRow[]> {
+  const q = db("run_rejects").select("line", "key", "code", "reason").where({ run_id: runId }).orderBy("line").limit(limit);
+  if (key) q.whereRaw("\"key\" LIKE ? ESCAPE ?", [`%${key.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, "\\"]);
+  return q;
 }

@@ -79,12 +79,27 @@ export async function getRun(db: Db, id: number): Promise<RunRow | undefined> {
   return r ? fromRaw(r) : undefined;
 }
 
-export async function listRuns(db: Db, filter: { job?: string; limit?: number } = {}): Promise<RunRow[]> {
+export interface RunFilter {
+  job?: string;
+  status?: string;
+  /** Started at or after this instant or day (ISO 8601 text, compared as text). */
+  from?: string;
+  /** Started before this instant, or on or before this day (`YYYY-MM-DD`). */
+  to?: string;
+  limit?: number;
+}
+
+/** Recent runs, newest first. The dry runs' row (id 0) is never listed. */
+export async function listRuns(db: Db, filter: RunFilter = {}): Promise<RunRow[]> {
   const q = db("runs")
     .select("*")
+    .where("id", ">", 0)
     .orderBy("id", "desc")
     .limit(filter.limit ?? 20);
   if (filter.job) q.where({ job: filter.job });
+  if (filter.status) q.where({ status: filter.status });
+  if (filter.from) q.where("started_at", ">=", filter.from);
+  if (filter.to) q.where("started_at", "<", /^\d{4}-\d{2}-\d{2}$/.test(filter.to) ? `${filter.to}T\uffff` : filter.to);
   return ((await q) as RunRow[]).map(fromRaw);
 }
 

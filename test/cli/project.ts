@@ -96,6 +96,8 @@ export async function closedUrl(): Promise<string> {
 
 export const FERRY_YAML = `state:
   path: .ferry/state.db
+http:
+  listen: 127.0.0.1:0
 connections:
   legacy:
     dialect: sqlite

@@ -45,6 +45,7 @@ export const STATE_TABLES = [
   "files",
   "dead_letters",
   "leases",
+  "schedule_pauses",
 ] as const;
 
 export type LegacyValue = string | number | null;
@@ -275,6 +276,7 @@ const ORDER: Record<(typeof STATE_TABLES)[number], string> = {
   files: "id",
   dead_letters: "id",
   leases: "name",
+  schedule_pauses: "job",
 };
 
 /** Rows of a state table matching `where`, in a stable order. */
