@@ -45,6 +45,10 @@ export const STATE_TABLES = [
   "files",
   "dead_letters",
   "leases",
+  "users",
+  "sessions",
+  "api_tokens",
+  "login_attempts",
 ] as const;
 
 export type LegacyValue = string | number | null;
@@ -275,6 +279,10 @@ const ORDER: Record<(typeof STATE_TABLES)[number], string> = {
   files: "id",
   dead_letters: "id",
   leases: "name",
+  users: "id",
+  sessions: "created_at",
+  api_tokens: "id",
+  login_attempts: "id",
 };
 
 /** Rows of a state table matching `where`, in a stable order. */
