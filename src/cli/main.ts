@@ -17,6 +17,8 @@ import { registerPlanCommand } from "./plan.command.ts";
 import { registerRunCommand } from "./run.command.ts";
 import { registerRunsCommand } from "./runs.command.ts";
 import { registerServeCommand } from "./serve.command.ts";
+import { registerTokensCommand } from "./tokens.command.ts";
+import { registerUsersCommand } from "./users.command.ts";
 import { registerValidateCommand } from "./validate.command.ts";
 import { registerWorkersCommand } from "./workers.command.ts";
 
@@ -46,6 +48,8 @@ registerExplainCommand(program, globals);
 registerDlqCommand(program, globals);
 registerServeCommand(program, globals);
 registerWorkersCommand(program, globals);
+registerUsersCommand(program, globals);
+registerTokensCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

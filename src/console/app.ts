@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { Hono } from "hono";
 import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { apiCaller, type Env } from "./auth/middleware.ts";
 import { registerOperationsApi } from "./api/operations.api.ts";
@@ -44,6 +45,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
   api.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no API route ${c.req.method} ${c.req.path}` } }, 404));
   app.route("/api/v1", api);
   app.onError((e, c) => {
+    // hono's own refusals (the cross-origin check's 403) keep their status.
+    if (e instanceof HTTPException) return e.getResponse();
     deps.log.error({ err: e instanceof Error ? e.message : String(e), path: c.req.path }, "console request failed");
     if (c.req.path.startsWith("/api/")) return c.json({ error: { code: "INTERNAL", message: "Ferry failed on this request; its log says why" } }, 500);
     return c.text("Ferry failed on this request; its log says why.", 500);

@@ -316,6 +316,60 @@ const leases: Migration = {
   },
 };
 
+/**
+ * The console's identity layer (src/console/auth/): users with a role and an argon2id password hash; browser
+ * sessions and API tokens, each stored as the SHA-256 of the secret its holder presents, so that reading the
+ * state store gives no way in; and the login attempts that throttling counts.
+ */
+const consoleIdentity: Migration = {
+  name: "0007_console",
+  async up(knex) {
+    await knex.schema.createTable("users", (t) => {
+      t.increments("id").primary();
+      t.string("name", 64).notNullable().unique();
+      t.string("role", 16).notNullable();
+      t.string("password_hash").notNullable();
+      t.string("disabled_at", 32);
+      t.string("created_at", 32).notNullable();
+      t.string("updated_at", 32).notNullable();
+    });
+    await knex.schema.createTable("sessions", (t) => {
+      t.string("id", 64).primary();
+      t.integer("user_id").notNullable().references("users.id");
+      t.string("csrf_token", 64).notNullable();
+      t.string("created_at", 32).notNullable();
+      t.string("last_seen_at", 32).notNullable();
+      t.string("expires_at", 32).notNullable();
+      t.index(["user_id"]);
+      t.index(["expires_at"]);
+    });
+    await knex.schema.createTable("api_tokens", (t) => {
+      t.increments("id").primary();
+      t.string("name", 100).notNullable();
+      t.integer("user_id").notNullable().references("users.id");
+      t.string("hash", 64).notNullable().unique();
+      t.string("prefix", 16).notNullable();
+      t.string("created_by").notNullable();
+      t.string("created_at", 32).notNullable();
+      t.string("last_used_at", 32);
+      t.string("revoked_at", 32);
+      t.string("expires_at", 32);
+      t.index(["user_id"]);
+    });
+    await knex.schema.createTable("login_attempts", (t) => {
+      t.increments("id").primary();
+      t.string("name", 64).notNullable();
+      t.string("at", 32).notNullable();
+      t.string("outcome", 16).notNullable();
+      t.index(["name", "at"]);
+      t.index(["at"]);
+    });
+  },
+  async down(knex) {
+    for (const table of ["login_attempts", "api_tokens", "sessions", "users"]) await knex.schema.dropTableIfExists(table);
+  },
+};
+
 /** Jobs whose schedule an operator paused: who, when (src/state/schedule-pauses.repo.ts). */
 const schedulePauses: Migration = {
   name: "0008_schedule_pauses",
@@ -331,7 +385,16 @@ const schedulePauses: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [initial, files, deadLetters, filesRemoved, runLeases, leases, schedulePauses];
+export const migrations: readonly Migration[] = [
+  initial,
+  files,
+  deadLetters,
+  filesRemoved,
+  runLeases,
+  leases,
+  consoleIdentity,
+  schedulePauses,
+];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...migrations],

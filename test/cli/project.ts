@@ -56,18 +56,41 @@ export function exited(child: ChildProcess, deadlineMs: number, what: string): P
   });
 }
 
-/** Runs `ferry --config <dir> ...args`. */
-export async function ferry(
+/** Runs `ferry --config <dir> ...args`, its standard input empty. */
+export function ferry(
   dir: string,
   args: readonly string[],
   env: Record<string, string | undefined> = {},
   deadlineMs = 60_000,
 ): Promise<CliResult> {
+  return runFerry(dir, args, { env, deadlineMs });
+}
+
+/** Runs `ferry --config <dir> ...args` with `input` on its standard input (a pipe, not a terminal). */
+export function ferryWithInput(
+  dir: string,
+  args: readonly string[],
+  input: string,
+  env: Record<string, string | undefined> = {},
+): Promise<CliResult> {
+  return runFerry(dir, args, { env, deadlineMs: 60_000, input });
+}
+
+async function runFerry(
+  dir: string,
+  args: readonly string[],
+  options: { env: Record<string, string | undefined>; deadlineMs: number; input?: string },
+): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI, "--config", dir, ...args], {
     cwd: dir,
-    env: childEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
+    env: childEnv(options.env),
+    stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  if (options.input !== undefined) {
+    // A command that stops before reading its input closes the pipe: not the test's failure.
+    child.stdin!.on("error", () => {});
+    child.stdin!.end(options.input);
+  }
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {
@@ -76,7 +99,7 @@ export async function ferry(
   child.stderr!.setEncoding("utf8").on("data", (s: string) => {
     stderr += s;
   });
-  const code = await exited(child, deadlineMs, `ferry ${args.join(" ")}`);
+  const code = await exited(child, options.deadlineMs, `ferry ${args.join(" ")}`);
   return { code, stdout, stderr };
 }
 

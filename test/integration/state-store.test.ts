@@ -165,6 +165,24 @@ describe("state store", () => {
     });
   }
 
+  for (const backend of ["sqlite", "postgres"] as const) {
+    it(`${backend}: the console's migration (0007_console) goes down and up again`, { skip: backend === "postgres" ? skipPostgres : false }, async (t) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "ferry-state-"));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const database = backend === "postgres" ? await createTestDatabase() : undefined;
+      if (database) t.after(() => database.drop());
+      const store = await openStateStore(database ? { url: database.url } : { path: "state.db" }, dir);
+      t.after(() => store.close());
+      const consoleTables = ["users", "sessions", "api_tokens", "login_attempts"];
+      const migration = migrations.find((m) => m.name === "0007_console")!;
+      await migration.down(store.knex);
+      for (const table of consoleTables) assert.equal(await store.knex.schema.hasTable(table), false, `${table} dropped`);
+      assert.equal(await store.knex.schema.hasTable("leases"), true, "the tables before it stay");
+      await migration.up(store.knex);
+      for (const table of consoleTables) assert.equal(await store.knex.schema.hasTable(table), true, `${table} created`);
+    });
+  }
+
   describe("opened by several at once, on a new state store", () => {
     for (const backend of ["sqlite", "postgres"] as const) {
       const skip = backend === "postgres" ? skipPostgres : false;

@@ -45,6 +45,10 @@ export const STATE_TABLES = [
   "files",
   "dead_letters",
   "leases",
+  "users",
+  "sessions",
+  "api_tokens",
+  "login_attempts",
   "schedule_pauses",
 ] as const;
 
@@ -276,6 +280,10 @@ const ORDER: Record<(typeof STATE_TABLES)[number], string> = {
   files: "id",
   dead_letters: "id",
   leases: "name",
+  users: "id",
+  sessions: "created_at",
+  api_tokens: "id",
+  login_attempts: "id",
   schedule_pauses: "job",
 };
 

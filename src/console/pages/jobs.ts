@@ -28,7 +28,7 @@ function actions(j: JobStatus, caller: Caller, deps: ConsoleDeps): Html {
   if (can(caller.role, "trigger_run") && deps.requestRun) {
     forms.push(html`<form method="post" action="/jobs/${j.name}/runs">${csrfField(caller)}<button type="submit">Run now</button></form>`);
   }
-  if (can(caller.role, "pause_schedule") && j.schedule) {
+  if (can(caller.role, "pause_schedule") && (j.schedule || j.paused)) {
     const verb = j.paused ? "resume" : "pause";
     forms.push(html`<form method="post" action="/jobs/${j.name}/${verb}">${csrfField(caller)}<button type="submit" class="secondary">${j.paused ? "Resume" : "Pause"}</button></form>`);
   }
@@ -39,7 +39,7 @@ function jobsTable(jobs: readonly JobStatus[], caller: Caller, deps: ConsoleDeps
   return table(["Job", "Source", "Schedule", "Next run", "Last run", "Running now", ""], jobs, (j) => [
     html`<strong>${j.name}</strong>${j.description ? html`<br /><span class="empty">${j.description}</span>` : ""}`,
     text(j.source),
-    j.schedule ? html`<code>${j.schedule}</code> ${j.timezone}${j.paused ? html`<br /><span class="bad">paused by ${j.paused.paused_by} at ${j.paused.paused_at}</span>` : ""}` : text(null),
+    html`${j.schedule ? html`<code>${j.schedule}</code> ${j.timezone}` : "–"}${j.paused ? html`<br /><span class="bad">paused by ${j.paused.paused_by} at ${j.paused.paused_at}</span>` : ""}`,
     text(j.next_run_at),
     j.last_run ? html`<a href="/runs/${j.last_run.id}">${j.last_run.id}</a> <span class="status-${j.last_run.status}">${j.last_run.status}</span> ${j.last_run.started_at}` : text(null),
     j.running ? html`since ${j.running.since} on worker ${j.running.worker}` : text(null),
