@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { setWorkerId, workerId } from "../cluster/worker.ts";
 import { scheduleTimeZone } from "../config/schedule.ts";
+import { allSystems } from "../config/systems.ts";
 import { type Service, startService } from "../service/service.ts";
 import { createDestinations, type GlobalOptions, openContext } from "./context.ts";
 
@@ -12,7 +13,8 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
     .option("--worker-id <id>", "this worker's name in `ferry workers`, the leases and the logs (default <host>:<pid>)")
     .action(async (opts: { workerId?: string }) => {
       if (opts.workerId !== undefined) setWorkerId(opts.workerId);
-      const ctx = await openContext(globals());
+      // The service talks to every source and destination of the project: each must resolve before it starts.
+      const ctx = await openContext(globals(), (project) => allSystems(project.systems));
       const destinations = createDestinations(ctx.project, ctx.log);
       let service: Service;
       try {
