@@ -5,11 +5,14 @@
 import {
   configSchemas as schemasFor,
   type Connectors,
+  jobDestinations,
+  type LoadedJob,
   loadProjectWith,
   type Project,
   type Validation,
   validateProjectWith,
 } from "./config/load.ts";
+import { destinationSystems, type SystemBlock } from "./config/systems.ts";
 import { destinations } from "./destinations/registry.ts";
 import { sources } from "./sources/registry.ts";
 
@@ -28,4 +31,24 @@ export function loadProject(projectFile: string, env: NodeJS.ProcessEnv = proces
 
 export function validateProject(projectFile: string, env: NodeJS.ProcessEnv = process.env): Validation {
   return validateProjectWith(connectors, projectFile, env);
+}
+
+/** The connection a job's source reads through (ferry.yaml's `connections:`), by name, when it reads through one. */
+export function connectionSystem(project: Project, job: LoadedJob): { name: string; block: SystemBlock } | undefined {
+  const name = sources.get(job.config.source.type).connectionOf?.(job.config.source);
+  const block = name === undefined ? undefined : project.systems.connections.get(name);
+  return name === undefined || !block ? undefined : { name, block };
+}
+
+/**
+ * The blocks of the systems a job's run talks to: its source, the connection it reads through, and, when
+ * the run delivers, the destinations it feeds.
+ */
+export function jobSystems(project: Project, job: LoadedJob, options: { deliver: boolean }): SystemBlock[] {
+  const connection = connectionSystem(project, job);
+  return [
+    project.systems.sources.get(job.name)!,
+    ...(connection ? [connection.block] : []),
+    ...(options.deliver ? destinationSystems(project.systems, jobDestinations(project, job)) : []),
+  ];
 }

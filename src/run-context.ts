@@ -1,9 +1,10 @@
 /**
  * The one object a connector is given when it is created: what it may log to, when to stop, whether to
  * write, where to leave what helps debug a failure, and how to name its own configuration in a message.
- * Sources and destinations get the same shape (a source also gets the project's connections).
+ * Sources and destinations get the same shape (a source also gets the connection it reads through).
  */
 import path from "node:path";
+import { withLine } from "./config/locate.ts";
 import { resolveSecret, type Secret } from "./config/secrets.ts";
 import type { Logger } from "./log.ts";
 
@@ -26,7 +27,7 @@ export interface RunContext {
   readonly env: NodeJS.ProcessEnv;
   /**
    * Resolves one of the connector's credential fields (a reference the loader kept as it was) into a
-   * `Secret`, as late as possible; an error names the file and the field.
+   * `Secret`, as late as possible; an error names the file, the line and the field.
    */
   secret(field: string, reference: string): Secret;
 }
@@ -55,6 +56,7 @@ export function runContext(options: RunContextOptions): RunContext {
     block,
     baseDir,
     env,
-    secret: (field, reference) => resolveSecret(reference, { env, baseDir, where: { file, path: `${block}.${field}` } }),
+    secret: (field, reference) =>
+      withLine(baseDir, file, () => resolveSecret(reference, { env, baseDir, where: { file, path: `${block}.${field}` } })),
   };
 }

@@ -1,6 +1,8 @@
 /** What every command needs: the project, the state store, the destinations, a logger. */
 import path from "node:path";
 import { durationMs } from "../config/duration.ts";
+import type { DestinationConfig } from "../config/project.schema.ts";
+import { requireSystems, resolveSystem, type SystemBlock } from "../config/systems.ts";
 import { ConfigError } from "../errors.ts";
 import { findProjectFile, loadProject, type Project } from "../project.ts";
 import type { Destination } from "../destinations/destination.ts";
@@ -21,25 +23,40 @@ export interface CommandContext {
   close(): Promise<void>;
 }
 
-export async function openContext(options: GlobalOptions): Promise<CommandContext> {
+/**
+ * Loads the project and opens its state store. A command that reads state needs nothing else; one about to
+ * talk to systems names their blocks (`talksTo`, e.g. `jobSystems`): a reference of theirs that cannot
+ * resolve stops it first, a ConfigError naming its file, line and field, before anything is opened.
+ */
+export async function openContext(
+  options: GlobalOptions,
+  talksTo: (project: Project) => readonly SystemBlock[] = () => [],
+): Promise<CommandContext> {
   const project = loadProject(findProjectFile(options.config));
+  requireSystems(project, talksTo(project));
   const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
   const store = await openStateStore(project.config.state, project.dir);
   return { project, store, log, close: () => store.close() };
 }
 
+/**
+ * The project's destinations (those named in `only`, else all), each made by its connector from its block
+ * in ferry.yaml, its references resolved now: one that cannot resolve is a ConfigError naming its file,
+ * line and field, thrown before any destination is made.
+ */
 export function createDestinations(
   project: Project,
   log: Logger,
   only?: readonly string[],
 ): Map<string, Destination> {
+  const file = path.basename(project.file);
+  const configs = [...project.systems.destinations]
+    .filter(([name]) => !only || only.includes(name))
+    .map(([name, block]) => [name, resolveSystem<DestinationConfig>(project, block)] as const);
   const out = new Map<string, Destination>();
-  for (const [name, config] of Object.entries(project.config.destinations)) {
-    if (only && !only.includes(name)) continue;
-    const definition = registry.get(config.type);
-    const file = path.basename(project.file);
+  for (const [name, config] of configs) {
     const context = runContext({ log, env: project.env, baseDir: project.dir, file, block: `destinations.${name}` });
-    out.set(name, definition.create(name, config, context));
+    out.set(name, registry.get(config.type).create(name, config, context));
   }
   return out;
 }

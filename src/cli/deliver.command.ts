@@ -1,5 +1,6 @@
 /** `ferry deliver`: send what is waiting in the outbox, now. */
 import type { Command } from "commander";
+import { destinationSystems } from "../config/systems.ts";
 import { DEFAULT_WAIT, deliverAll } from "../delivery/deliver.ts";
 import { exitCodeOf } from "../errors.ts";
 import { createDestinations, type GlobalOptions, openContext, waitOf } from "./context.ts";
@@ -21,12 +22,13 @@ export function registerDeliverCommand(program: Command, globals: () => GlobalOp
 
 async function deliverCommand(g: GlobalOptions, opts: DeliverCommandOptions) {
   const waitMs = waitOf(opts.wait);
-  const ctx = await openContext(g);
+  const only = opts.destination ? [opts.destination] : undefined;
+  const ctx = await openContext(g, (project) => destinationSystems(project.systems, only));
   try {
     const tallies = await deliverAll(
       ctx.project,
       ctx.store,
-      createDestinations(ctx.project, ctx.log, opts.destination ? [opts.destination] : undefined),
+      createDestinations(ctx.project, ctx.log, only),
       { log: ctx.log, waitForRetriesMs: waitMs },
     );
     if (g.json) printJson(Object.fromEntries(tallies));

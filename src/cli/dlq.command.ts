@@ -1,10 +1,11 @@
 /** `ferry dlq list|show|replay|discard`: the dead-letter queue, for operators. */
 import type { Command } from "commander";
+import { destinationSystems, requireSystems } from "../config/systems.ts";
 import { DEFAULT_WAIT, type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { ConfigError, ExitCode, exitCodeOf } from "../errors.ts";
 import { discardDeadLetters, replayDeadLetters, type Selection } from "../operate/dead-letters.ts";
 import { getDeadLetter, listDeadLetters } from "../state/dead-letters.repo.ts";
-import { createDestinations, type GlobalOptions, openContext, waitOf } from "./context.ts";
+import { type CommandContext, createDestinations, type GlobalOptions, openContext, waitOf } from "./context.ts";
 import { deliveryLine, printJson, printTable, reportStops } from "./output.ts";
 
 const ids = (values: string[]) =>
@@ -117,6 +118,8 @@ async function replayCommand(g: GlobalOptions, values: string[], opts: ReplayOpt
   const waitMs = waitOf(opts.wait);
   const ctx = await openContext(g);
   try {
+    // Delivering talks to the entries' destinations: a reference of theirs that cannot resolve stops the replay first.
+    if (opts.deliver) requireSystems(ctx.project, destinationSystems(ctx.project.systems, await replayedTo(ctx, values, opts.destination)));
     const entries = await replayDeadLetters(ctx.store, selection(values, opts.destination), opts.by);
     const destinations = [...new Set(entries.map((e) => e.destination))];
     let tallies = new Map<string, DeliveryTally>();
@@ -146,6 +149,13 @@ async function replayCommand(g: GlobalOptions, values: string[], opts: ReplayOpt
   } finally {
     await ctx.close();
   }
+}
+
+/** The destinations a replay delivers to: the one named by --destination, else those of the entries named by id. */
+async function replayedTo(ctx: CommandContext, values: string[], destination: string | undefined): Promise<string[]> {
+  if (destination) return [destination];
+  const entries = await Promise.all(ids(values).map((id) => getDeadLetter(ctx.store.knex, id)));
+  return [...new Set(entries.flatMap((e) => (e ? [e.destination] : [])))];
 }
 
 async function discardCommand(g: GlobalOptions, values: string[], opts: DiscardOptions) {

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { getJob } from "../config/load.ts";
 import { ExitCode, exitCodeOf } from "../errors.ts";
+import { jobSystems } from "../project.ts";
 import type { PlannedEvent } from "../runner/batch-context.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
 import { type GlobalOptions, openContext } from "./context.ts";
@@ -20,7 +21,7 @@ export function registerPlanCommand(program: Command, globals: () => GlobalOptio
 }
 
 async function planCommand(g: GlobalOptions, name: string, opts: { allowMassDelete?: boolean }) {
-  const ctx = await openContext(g);
+  const ctx = await openContext(g, (project) => jobSystems(project, getJob(project, name), { deliver: false }));
   try {
     const { events, totals, onPlanned } = collectPlanned();
     const result = await runJob(ctx.project, getJob(ctx.project, name), ctx.store, {

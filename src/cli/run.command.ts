@@ -1,8 +1,9 @@
 /** `ferry run`: read a job's source, merge, and deliver what changed, now, under the job's run lease. */
 import type { Command } from "commander";
-import { getJob, type LoadedJob } from "../config/load.ts";
+import { getJob, jobDestinations, type LoadedJob } from "../config/load.ts";
 import { DEFAULT_WAIT, type DeliveryTally, deliverAll } from "../delivery/deliver.ts";
 import { exitCodeOf } from "../errors.ts";
+import { jobSystems } from "../project.ts";
 import { type FileRunResult, type RunResult, runJob } from "../runner/run-job.ts";
 import { leaseExpiryMs } from "../cluster/lease.ts";
 import { withRunLease } from "../runner/run-lease.ts";
@@ -50,7 +51,7 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
  */
 async function runCommand(g: GlobalOptions, name: string, opts: RunCommandOptions) {
   const waitMs = waitOf(opts.wait);
-  const ctx = await openContext(g);
+  const ctx = await openContext(g, (project) => jobSystems(project, getJob(project, name), { deliver: opts.deliver }));
   const controller = new AbortController();
   const stop = () => controller.abort(new Error("interrupted"));
   process.once("SIGINT", stop);
@@ -115,14 +116,10 @@ async function runAndDeliver(
 
 /** What the run queued, sent to the job's destinations (those its mapping names, as the job narrows them). */
 function deliverJob(ctx: CommandContext, job: LoadedJob, how: { signal: AbortSignal; waitMs: number }, progress: Progress) {
-  const mapping = ctx.project.mappings.get(job.config.mapping)!.config;
-  const names = Object.keys(mapping.destinations).filter(
-    (d) => !job.config.destinations || job.config.destinations.includes(d),
-  );
   return deliverAll(
     ctx.project,
     ctx.store,
-    createDestinations(ctx.project, ctx.log, names),
+    createDestinations(ctx.project, ctx.log, jobDestinations(ctx.project, job)),
     {
       log: ctx.log,
       signal: how.signal,

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { setWorkerId, workerId } from "../cluster/worker.ts";
 import { scheduleTimeZone } from "../config/schedule.ts";
+import { allSystems } from "../config/systems.ts";
 import { type RunningConsole, startConsole } from "../console/server.ts";
 import { type Service, startService } from "../service/service.ts";
 import { type CommandContext, createDestinations, type GlobalOptions, openContext } from "./context.ts";
@@ -20,7 +21,9 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
     .option("--no-schedule", "serve the console only: no schedule, no run, no delivery in this process")
     .action(async (opts: ServeOptions) => {
       if (opts.workerId !== undefined) setWorkerId(opts.workerId);
-      const ctx = await openContext(globals());
+      // The service talks to every source and destination of the project: each must resolve before it starts.
+      // The console alone (--no-schedule) only reads state, and needs none of their secrets.
+      const ctx = await openContext(globals(), opts.schedule ? (project) => allSystems(project.systems) : undefined);
       const log = ctx.log.child({ worker: workerId() });
       let service: Service | undefined;
       let listener: RunningConsole | undefined;

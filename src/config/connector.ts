@@ -38,7 +38,9 @@ export interface ConnectorSpec<C = unknown> {
   readonly configSchema: z.ZodType<C>;
   /**
    * Checks that need more than the block itself (a connection it names exists, a query is read-only).
-   * Returns every problem found; called by the loader and `ferry validate` after the schema passed.
+   * Returns every problem found; called by the loader and `ferry validate` after the schema passed. It sees
+   * the block as written: its references resolve only when Ferry talks to the system (`systems.ts`), so a
+   * check must not depend on a value a reference stands for.
    */
   validate?(config: C, context: ValidateContext): ConfigError[];
 }
@@ -57,6 +59,8 @@ export interface SourceSpec<C = unknown> extends ConnectorSpec<C> {
   readonly modesNote?: string;
   /** The entries of ferry.yaml's `connections:` it reads through, when it has them (the `sql` source). */
   readonly connectionSchema?: z.ZodType<{ dialect: string }>;
+  /** The connection a job's block reads through (the `sql` source's `connection:`), with `connectionSchema`. */
+  connectionOf?(config: C): string;
   /** What the user edits to change the columns it returns, for messages: "query", "file". */
   readonly columnsFrom: string;
 }

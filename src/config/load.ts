@@ -3,19 +3,24 @@
  * schema, then checked against each other (a job's mapping exists, its source is in the mapping, its
  * destinations are declared...) and by each connector's own `validate` hook. Past this loader, code trusts
  * its configuration. The schemas come from the connectors given (the registries); this layer knows none.
+ *
+ * The references in the blocks that say how to reach a system (ferry.yaml's connections and destinations,
+ * a job's source) are left as written, to be resolved when Ferry talks to that system (systems.ts): loading
+ * a project needs no system's variables. `validateProjectWith` resolves them all, as `ferry validate` does.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { isMap, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { compileMapping } from "../engine/map.ts";
-import { ConfigError, type ConfigLocation, formatLocation } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
 import type { ConnectorRegistry, ConnectorSpec, SourceSpec } from "./connector.ts";
 import { type JobConfig, jobSchemaFor } from "./job.schema.ts";
 import { inputJsonSchema, type JsonSchema, secretPathsOf } from "./json-schema.ts";
+import { locate, withLine } from "./locate.ts";
 import { type MappingConfig, mappingSchema } from "./mapping.schema.ts";
 import { type ProjectConfig, projectSchemaFor } from "./project.schema.ts";
 import { resolveSecret, resolveTree } from "./secrets.ts";
+import { allSystems, insideSystem, type ProjectSystems, type SystemBlock, type SystemRoots, systemBlocksIn, systemProblems } from "./systems.ts";
 import { formatPath, parseConfigFile } from "./yaml.ts";
 
 export interface LoadedJob {
@@ -37,6 +42,8 @@ export interface Project {
   jobs: Map<string, LoadedJob>;
   mappings: Map<string, LoadedMapping>;
   env: NodeJS.ProcessEnv;
+  /** How to reach each system, its references unresolved until Ferry talks to it (`resolveSystem`). */
+  systems: ProjectSystems;
 }
 
 export const PROJECT_FILE = "ferry.yaml";
@@ -58,42 +65,26 @@ export function configSchemas(connectors: Connectors) {
 
 type Schemas = ReturnType<typeof configSchemas>;
 
-/** The line and column of a dotted path in a YAML file, for errors found after schema validation. */
-export function locate(dir: string, file: string, fieldPath: string): ConfigLocation {
-  try {
-    const counter = new LineCounter();
-    const doc = parseDocument(readFileSync(path.join(dir, file), "utf8"), { lineCounter: counter });
-    let node: unknown = doc.contents;
-    let offset: number | undefined;
-    for (const part of fieldPath.split(".")) {
-      if (!isMap(node)) break;
-      const pair = node.items.find((p) => String((p.key as { value?: unknown })?.value) === part);
-      if (!pair) break;
-      offset = (pair.key as { range?: [number, number, number] }).range?.[0];
-      node = pair.value;
-    }
-    if (offset === undefined) return { file, path: fieldPath };
-    const pos = counter.linePos(offset);
-    return { file, line: pos.line, column: pos.col, path: fieldPath };
-  } catch {
-    return { file, path: fieldPath };
-  }
-}
-
 const jsonSchemas = new WeakMap<z.ZodType, JsonSchema>();
+
+/** Where the system blocks of ferry.yaml and of a job are (systems.ts). */
+const PROJECT_SYSTEMS: SystemRoots = [["connections", "*"], ["destinations", "*"]];
+const JOB_SYSTEMS: SystemRoots = [["source"]];
 
 /**
  * Reads a file, checks it against its schema and resolves the references in its values, except in its
- * credential fields (write-only in the schema, wherever they appear): those stay references until a
- * connector resolves them into `Secret`s. A reference that cannot resolve is reported now, with its line.
+ * credential fields (write-only in the schema, wherever they appear), which stay references until a
+ * connector resolves them into `Secret`s, and in its system blocks at `systems`, returned apart, whose
+ * references wait until Ferry talks to that system. Any other reference that cannot resolve is reported
+ * now, with its line.
  */
 function readValidated<S extends z.ZodType>(
-  dir: string,
+  loading: Pick<Loading, "dir" | "env" | "errors">,
   file: string,
   schema: S,
-  env: NodeJS.ProcessEnv,
-  errors: ConfigError[],
-): z.output<S> {
+  systems: SystemRoots = [],
+): { value: z.output<S>; blocks: SystemBlock[] } {
+  const { dir, env, errors } = loading;
   const full = path.join(dir, file);
   let text: string;
   try {
@@ -112,12 +103,14 @@ function readValidated<S extends z.ZodType>(
   const secrets = secretPathsOf(json, parsed);
   const keys = new Set(secrets.map((p) => formatPath(p)));
   for (const secret of secrets) {
+    if (insideSystem(systems, secret)) continue;
     const reference = secret.reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], parsed);
     const where = { file, path: formatPath(secret) };
     attempt(errors, () => withLine(dir, file, () => resolveSecret(reference as string, { env, baseDir: dir, where })));
   }
-  const isSecret = (p: readonly (string | number)[]) => keys.has(formatPath(p));
-  return withLine(dir, file, () => resolveTree(parsed, { env, baseDir: dir, where: { file } }, isSecret));
+  const kept = (p: readonly (string | number)[]) => keys.has(formatPath(p)) || insideSystem(systems, p);
+  const value = withLine(dir, file, () => resolveTree(parsed, { env, baseDir: dir, where: { file } }, kept));
+  return { value, blocks: systemBlocksIn(dir, file, value, systems, secrets, errors) };
 }
 
 /** Runs `fn`; a ConfigError it throws is collected and undefined returned, anything else thrown on. */
@@ -130,18 +123,6 @@ function attempt<T>(errors: ConfigError[], fn: () => T): T | undefined {
       return undefined;
     }
     throw e;
-  }
-}
-
-/** Reference errors know the field but not its line: adds the line, so every ConfigError names both. */
-function withLine<T>(dir: string, file: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (!(e instanceof ConfigError) || !e.location?.path || e.location.line !== undefined) throw e;
-    const prefix = `${formatLocation(e.location)}: `;
-    const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-    throw new ConfigError(e.code, message, locate(dir, file, e.location.path), { cause: e.cause });
   }
 }
 
@@ -173,6 +154,7 @@ export function findProjectFile(given?: string): string {
 /**
  * Loads and cross-checks the whole project. Every problem is a ConfigError naming the file, line and
  * field; the first one found is thrown (`ferry validate` collects them all with `validateProjectWith`).
+ * The references of the systems' blocks are not resolved (`resolveSystem` does, when Ferry talks to one).
  */
 export function loadProjectWith(connectors: Connectors, projectFile: string, env: NodeJS.ProcessEnv = process.env): Project {
   const issues = collect(connectors, projectFile, env);
@@ -186,12 +168,16 @@ export interface Validation {
   errors: ConfigError[];
 }
 
+/** Every problem of the project, the references of every system's block that cannot resolve among them. */
 export function validateProjectWith(
   connectors: Connectors,
   projectFile: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Validation {
-  return collect(connectors, projectFile, env);
+  const validation = collect(connectors, projectFile, env);
+  const project = validation.project;
+  if (project) for (const block of allSystems(project.systems)) validation.errors.push(...systemProblems(project, block));
+  return validation;
 }
 
 /** What the checks of one project share while it loads. */
@@ -209,24 +195,27 @@ function collect(connectors: Connectors, projectFile: string, env: NodeJS.Proces
   const loading: Loading = { connectors, schemas: configSchemas(connectors), dir, env, errors: [], files: [PROJECT_FILE] };
   const { errors, files } = loading;
   const file = path.basename(projectFile);
-  const config = attempt(errors, () => readValidated(dir, file, loading.schemas.project, env, errors));
-  if (!config) return { project: null, files, errors };
+  const read = attempt(errors, () => readValidated(loading, file, loading.schemas.project, PROJECT_SYSTEMS));
+  if (!read) return { project: null, files, errors };
+  const config = read.value;
   for (const [name, d] of Object.entries(config.destinations)) {
     const spec = connectors.destinations.get(d.type);
     const at = (field: string) => locate(dir, file, `destinations.${name}.${field}`);
     errors.push(...(spec.validate?.(d, { project: config, at }) ?? []));
   }
   const mappings = loadMappings(loading, config);
-  const jobs = loadJobs(loading, config, mappings);
-  return { project: { dir, file: projectFile, config, jobs, mappings, env }, files, errors };
+  const { jobs, sources } = loadJobs(loading, config, mappings);
+  const named = (kind: string) => new Map(read.blocks.filter((b) => b.at[0] === kind).map((b) => [String(b.at[1]), b]));
+  const systems = { connections: named("connections"), destinations: named("destinations"), sources };
+  return { project: { dir, file: projectFile, config, jobs, mappings, env, systems }, files, errors };
 }
 
 function loadMappings(loading: Loading, config: ProjectConfig): Map<string, LoadedMapping> {
-  const { dir, env, errors } = loading;
+  const { dir, errors } = loading;
   const mappings = new Map<string, LoadedMapping>();
   for (const file of yamlFiles(dir, config.mappings_dir)) {
     loading.files.push(file);
-    const m = attempt(errors, () => readValidated(dir, file, loading.schemas.mapping, env, errors));
+    const m = attempt(errors, () => readValidated(loading, file, loading.schemas.mapping))?.value;
     if (!m) continue;
     if (mappings.has(m.entity)) {
       errors.push(
@@ -262,13 +251,16 @@ function loadMappings(loading: Loading, config: ProjectConfig): Map<string, Load
   return mappings;
 }
 
-function loadJobs(loading: Loading, config: ProjectConfig, mappings: Map<string, LoadedMapping>): Map<string, LoadedJob> {
-  const { dir, env, errors } = loading;
+/** The valid jobs, and their sources' blocks (by job name). */
+function loadJobs(loading: Loading, config: ProjectConfig, mappings: Map<string, LoadedMapping>) {
+  const { dir, errors } = loading;
   const jobs = new Map<string, LoadedJob>();
+  const sources = new Map<string, SystemBlock>();
   for (const file of yamlFiles(dir, config.jobs_dir)) {
     loading.files.push(file);
-    const job = attempt(errors, () => readValidated(dir, file, loading.schemas.job, env, errors));
-    if (!job) continue;
+    const read = attempt(errors, () => readValidated(loading, file, loading.schemas.job, JOB_SYSTEMS));
+    if (!read) continue;
+    const job = read.value;
     const name = path.basename(file).replace(/\.ya?ml$/, "");
     const mapping = mappings.get(job.mapping);
     if (!mapping) {
@@ -286,8 +278,9 @@ function loadJobs(loading: Loading, config: ProjectConfig, mappings: Map<string,
     }
     errors.push(...checkJob(loading, config, file, job, mapping));
     jobs.set(name, { name, file, config: job });
+    sources.set(name, read.blocks[0]!);
   }
-  return jobs;
+  return { jobs, sources };
 }
 
 /** A job against its mapping and the project: every problem found. */
@@ -329,6 +322,12 @@ function checkJob(loading: Loading, config: ProjectConfig, file: string, job: Jo
     }
   }
   return problems;
+}
+
+/** The destinations a job's runs feed: those its mapping names, as the job narrows them. */
+export function jobDestinations(project: Project, job: LoadedJob): string[] {
+  const mapping = project.mappings.get(job.config.mapping)!.config;
+  return Object.keys(mapping.destinations).filter((d) => !job.config.destinations || job.config.destinations.includes(d));
 }
 
 export function getJob(project: Project, name: string): LoadedJob {

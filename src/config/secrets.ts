@@ -27,38 +27,55 @@ export function isSecretReference(value: string): boolean {
 
 /** Replaces every reference inside `value`, e.g. `http://${env:HOST}:8080`. */
 export function resolveReferences(value: string, ctx: ResolveContext): string {
-  return value.replace(OCCURRENCE, (match, kind: string | undefined, name: string | undefined, end) => {
+  return substitute(value, ctx.where, (kind, name, reference) =>
+    kind === "env" ? lookUpEnv(name, reference, ctx) : readFile(name, reference, ctx),
+  );
+}
+
+/**
+ * Checks the references inside `value` are well formed, and resolves none: a malformed reference is a
+ * mistake in the file (CONFIG_SECRET_INVALID), one that does not resolve is a matter of where Ferry runs.
+ */
+export function checkReferences(value: string, where: ConfigLocation): void {
+  substitute(value, where, () => "");
+}
+
+/** Each reference of `value` replaced by what `lookUp` gives for it, once its syntax is checked. */
+function substitute(value: string, where: ConfigLocation, lookUp: (kind: "env" | "file", name: string, reference: string) => string): string {
+  return value.replace(OCCURRENCE, (match, kind: "env" | "file" | undefined, name: string | undefined, end) => {
     if (kind === undefined || name === undefined) return "${";
     const reference = `\${${kind}:${name}}`;
-    if (end === undefined) throw invalid(`${match} has no closing }`, ctx.where);
-    if (kind === "env") {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        throw invalid(
-          `${reference} is not a valid environment variable name (letters, digits and _)`,
-          ctx.where,
-        );
-      }
-      const found = ctx.env[name];
-      if (found === undefined) {
-        throw new ConfigError(
-          "CONFIG_SECRET_UNRESOLVED",
-          `environment variable ${name} is not set (used as ${reference}): set it before running Ferry`,
-          ctx.where,
-        );
-      }
-      return found;
+    if (end === undefined) throw invalid(`${match} has no closing }`, where);
+    if (kind === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw invalid(`${reference} is not a valid environment variable name (letters, digits and _)`, where);
     }
-    if (name === "") throw invalid(`${reference} names no file`, ctx.where);
-    const path = resolve(ctx.baseDir, name);
-    try {
-      return readFileSync(path, "utf8").replace(/\r?\n$/, "");
-    } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
-      throw new ConfigError("CONFIG_SECRET_UNRESOLVED", `${reference}: file ${path} ${reason}`, ctx.where, {
-        cause: error,
-      });
-    }
+    if (kind === "file" && name === "") throw invalid(`${reference} names no file`, where);
+    return lookUp(kind, name, reference);
   });
+}
+
+function lookUpEnv(name: string, reference: string, ctx: ResolveContext): string {
+  const found = ctx.env[name];
+  if (found === undefined) {
+    throw new ConfigError(
+      "CONFIG_SECRET_UNRESOLVED",
+      `environment variable ${name} is not set (used as ${reference}): set it before running Ferry`,
+      ctx.where,
+    );
+  }
+  return found;
+}
+
+function readFile(name: string, reference: string, ctx: ResolveContext): string {
+  const path = resolve(ctx.baseDir, name);
+  try {
+    return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
+    throw new ConfigError("CONFIG_SECRET_UNRESOLVED", `${reference}: file ${path} ${reason}`, ctx.where, {
+      cause: error,
+    });
+  }
 }
 
 function invalid(message: string, where: ConfigLocation): ConfigError {
@@ -151,22 +168,27 @@ function matcher(secretPaths: readonly string[]) {
  * Returns a copy of a validated configuration with the references in every string resolved. Strings at
  * `secretPaths` (dotted, `*` for any key or index: `destinations.*.token`; or a test of a path) are left as
  * references, so that no resolved credential sits in a plain object someone may log: resolve them with
- * `resolveSecret`.
+ * `resolveSecret`. A reference that cannot resolve is thrown, or, given `onError`, passed to it and its
+ * string left as written, so that every one is found.
  */
 export function resolveTree<T>(
   value: T,
   ctx: ResolveContext,
   secretPaths: readonly string[] | ((path: readonly Segment[]) => boolean) = [],
+  onError?: (error: ConfigError) => void,
 ): T {
   const isSecret = typeof secretPaths === "function" ? secretPaths : matcher(secretPaths);
   const walk = (node: unknown, path: Segment[]): unknown => {
     if (typeof node === "string") {
       if (isSecret(path)) return node;
-      const inner = formatPath(path);
-      const outer = ctx.where.path ?? "";
-      const joined = outer && inner && !inner.startsWith("[") ? `${outer}.${inner}` : outer + inner;
-      const where = { ...ctx.where, path: joined || undefined };
-      return resolveReferences(node, { ...ctx, where });
+      const where = { ...ctx.where, path: joinPath(ctx.where.path, path) };
+      try {
+        return resolveReferences(node, { ...ctx, where });
+      } catch (error) {
+        if (!onError || !(error instanceof ConfigError)) throw error;
+        onError(error);
+        return node;
+      }
     }
     if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index]));
     if (node !== null && typeof node === "object" && Object.getPrototypeOf(node) === Object.prototype) {
@@ -175,4 +197,11 @@ export function resolveTree<T>(
     return node;
   };
   return walk(value, []) as T;
+}
+
+/** `path` under the dotted path `outer` (`destinations.crm` and `token`: `destinations.crm.token`); undefined when both are empty. */
+export function joinPath(outer: string | undefined, path: readonly Segment[]): string | undefined {
+  const inner = formatPath(path);
+  const joined = outer && inner && !inner.startsWith("[") ? `${outer}.${inner}` : (outer ?? "") + inner;
+  return joined || undefined;
 }

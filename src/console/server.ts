@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
-import { locate } from "../config/load.ts";
+import { locate } from "../config/locate.ts";
 import { ConfigError } from "../errors.ts";
 import { createConsoleApp } from "./app.ts";
 import type { ConsoleDeps } from "./deps.ts";

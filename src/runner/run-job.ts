@@ -4,7 +4,10 @@
  */
 import path from "node:path";
 import type { LoadedJob, Project } from "../config/load.ts";
+import type { ConnectionConfig } from "../config/project.schema.ts";
+import { resolveSystem } from "../config/systems.ts";
 import type { Logger } from "../log.ts";
+import { connectionSystem } from "../project.ts";
 import { runContext } from "../run-context.ts";
 import { sources } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
@@ -23,7 +26,11 @@ export interface OpenSourceOptions {
   startedAt?: string;
 }
 
-/** The job's source, made by its connector from the job's `source:` settings and the run's context. */
+/**
+ * The job's source, made by its connector from the job's `source:` settings and the run's context. The
+ * references of that block and of the connection it reads through resolve now: one that cannot is a
+ * ConfigError naming its file, line and field.
+ */
 export function openSource(project: Project, job: LoadedJob, log: Logger, options: OpenSourceOptions = {}): Source {
   const startedAt = options.startedAt ?? new Date().toISOString();
   const context = runContext({
@@ -36,7 +43,10 @@ export function openSource(project: Project, job: LoadedJob, log: Logger, option
     dryRun: options.dryRun,
     artifactsDir: path.join(project.dir, ".ferry", "runs", job.name, startedAt.replaceAll(":", "-")),
   });
-  return sources.get(job.config.source.type).create(job.config.source, { ...context, connections: project.config.connections });
+  const config = resolveSystem(project, project.systems.sources.get(job.name)!);
+  const connection = connectionSystem(project, job);
+  const connections = connection ? { [connection.name]: resolveSystem<ConnectionConfig>(project, connection.block) } : {};
+  return sources.get(job.config.source.type).create(config, { ...context, connections });
 }
 
 export async function runJob(

@@ -9,7 +9,8 @@
  * fires each schedule once per cluster and hands each run and delivery to one worker (cluster.ts).
  */
 import { workerId } from "../cluster/worker.ts";
-import { locate, type Project } from "../config/load.ts";
+import type { Project } from "../config/load.ts";
+import { locate } from "../config/locate.ts";
 import { cronProblem, namesSeconds } from "../config/schedule.ts";
 import { ConfigError, describeError } from "../errors.ts";
 import { openSource, type RunResult } from "../runner/run-job.ts";

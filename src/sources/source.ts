@@ -134,7 +134,11 @@ export interface Source {
   close(): Promise<void>;
 }
 
-/** What a source is given when it is created: the run context, and the project's `connections:`. */
+/**
+ * What a source is given when it is created: the run context, and the connection it reads through
+ * (`connectionOf`), by name, from ferry.yaml's `connections:`, its references resolved and its credential
+ * fields still references, for the source to resolve when it connects.
+ */
 export interface SourceContext extends RunContext {
   readonly connections: ProjectDeclarations["connections"];
 }

@@ -29,7 +29,7 @@ export function createSqlSource(config: SqlSourceConfig, context: SourceContext)
   if (!conn) {
     throw new ConfigError(
       "CONFIG_UNKNOWN_CONNECTION",
-      `no connection named "${config.connection}" in ferry.yaml: the connections are ${Object.keys(context.connections).join(", ") || "(none)"}`,
+      `no connection named "${config.connection}" in ferry.yaml: \`ferry validate\` lists the connections`,
     );
   }
   const dialect = dialects[conn.dialect];
@@ -70,6 +70,7 @@ export const sqlSource: SourceDefinition<SqlSourceConfig> = {
   modes: ["snapshot", "cursor"],
   columnsFrom: "query",
   connectionSchema: sqlConnectionSchema,
+  connectionOf: (config) => config.connection,
   validate: validateSqlSource,
   create: createSqlSource,
 };
