@@ -15,19 +15,24 @@
  *   npm run bench -- --suite sync  # this sync only; `--suite sql`: extract from live servers (sql-extract.ts);
  *                                  # `--suite csv`: a CSV dropped into a watched folder (csv-ingest.ts)
  *   npm run bench -- --suite delivery [--changes 100000]   # 100k changes to rate-limited emulators (delivery.ts)
+ *   npm run bench -- --suite workers [--rows 100000]        # one run's first sync by 1, 2 and 3 `ferry serve`
+ *                                  # workers on PostgreSQL state (1M rows unless --rows), and pg-boss's own
+ *                                  # cost per queued job beside bare SQL (workers.ts)
+ *
+ * The legacy table, its project and the emulator's process are shared with the workers suite (legacy-items.ts).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { benchCsvIngest } from "./csv-ingest.ts";
 import { benchDelivery } from "./delivery.ts";
+import { benchDir, ensureSource, projectFiles, sourcePath, startEmulatorProcess } from "./legacy-items.ts";
 import { benchSqlExtract, LAUNCHER_FLAGS } from "./sql-extract.ts";
+import { benchWorkers } from "./workers.ts";
 
-const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const benchDir = path.join(root, ".ferry", "bench");
 const args = parseArgs({
   options: {
     rows: { type: "string", multiple: true },
@@ -36,136 +41,6 @@ const args = parseArgs({
     changes: { type: "string" },
   },
 }).values;
-
-function sourcePath(rows: number) {
-  return path.join(benchDir, `source-${rows}.db`);
-}
-
-/** A legacy-looking table: integer key and nine columns of text, numbers, a decimal and a timestamp. */
-function ensureSource(rows: number) {
-  const file = sourcePath(rows);
-  if (existsSync(file)) {
-    const db = new Database(file, { readonly: true });
-    const n = (db.prepare("SELECT COUNT(*) AS n FROM items").get() as { n: number }).n;
-    db.close();
-    if (n === rows) return file;
-  }
-  mkdirSync(benchDir, { recursive: true });
-  rmSync(file, { force: true });
-  const db = new Database(file);
-  db.pragma("journal_mode = OFF");
-  db.exec(`CREATE TABLE items (ITEM_ID INTEGER PRIMARY KEY, NAME TEXT, CITY TEXT, COUNTRY TEXT, EMAIL TEXT, STATUS TEXT,
-    QTY INTEGER, RANK INTEGER, PRICE TEXT, UPDATED_AT TEXT)`);
-  const insert = db.prepare("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?)");
-  const cities = ["Berlin", "Lyon", "Porto", "Turin", "Gdańsk", "Malmö", "Brno", "Graz"];
-  db.transaction(() => {
-    for (let i = 1; i <= rows; i++) {
-      insert.run(
-        i,
-        `Item ${i}`,
-        cities[i % cities.length],
-        ["DE", "FR", "PT", "IT", "PL", "SE", "CZ", "AT"][i % 8],
-        `item${i}@example.com`,
-        i % 7 === 0 ? "inactive" : "active",
-        i % 1000,
-        (i * 7919) % 100_000,
-        `${(i % 10_000) / 100}`,
-        new Date(Date.UTC(2020, 0, 1) + i * 60_000).toISOString().replace("T", " ").slice(0, 19),
-      );
-    }
-  })();
-  db.close();
-  return file;
-}
-
-function projectFiles(dir: string, source: string) {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(path.join(dir, "jobs"), { recursive: true });
-  mkdirSync(path.join(dir, "mappings"), { recursive: true });
-  writeFileSync(
-    path.join(dir, "ferry.yaml"),
-    `state: { path: state.db }
-connections:
-  legacy: { dialect: sqlite, path: ${JSON.stringify(source)} }
-destinations:
-  hubspot: { type: hubspot, base_url: "\${env:HUBSPOT_BASE_URL}", token: "\${env:HUBSPOT_TOKEN}", rate_limit: null, concurrency: 4 }
-`,
-  );
-  const fields = [
-    "item_id",
-    "name",
-    "city",
-    "country",
-    "email",
-    "status",
-    "qty",
-    "rank",
-    "price",
-    "updated_at",
-  ];
-  const types: Record<string, string> = {
-    item_id: "integer",
-    qty: "integer",
-    rank: "integer",
-    price: "decimal",
-    updated_at: "datetime",
-    email: "email",
-  };
-  writeFileSync(
-    path.join(dir, "mappings", "item.yaml"),
-    `entity: item
-key: item_id
-fields:
-${fields.map((f) => `  ${f}: { type: ${types[f] ?? "string"}${f === "item_id" ? "" : ", rule: { owner: legacy }"} }`).join("\n")}
-sources:
-  legacy:
-${fields.map((f) => `    ${f}: ${f.toUpperCase()}`).join("\n")}
-destinations:
-  hubspot:
-    object: items
-    match: { property: item_id }
-    fields:
-${fields.map((f) => `      ${f}: ${f}`).join("\n")}
-`,
-  );
-  writeFileSync(
-    path.join(dir, "jobs", "items.yaml"),
-    `source: { type: sql, connection: legacy, query: "SELECT * FROM items" }
-mapping: item
-as: legacy
-mode: snapshot
-batch_size: 1000
-deletes: { policy: propagate, max_share: 0.2 }
-`,
-  );
-}
-
-async function startEmulatorProcess(): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [path.join(root, "fixtures/hubspot-emulator/main.ts"), "--unique", "items:item_id"],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`emulator exited with ${code}`)));
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
 
 function rawReadHash(
   file: string,
@@ -296,11 +171,13 @@ async function child(rows: number) {
 
 async function main() {
   const sizes = (args.rows ?? ["100000", "1000000"]).map(Number);
-  const suites = args.suite ?? ["sync", "sql", "csv", "delivery"];
+  const suites = args.suite ?? ["sync", "sql", "csv", "delivery", "workers"];
   if (suites.includes("sync")) await benchSync(sizes);
   if (suites.includes("sql")) await benchSqlExtract(sizes);
   if (suites.includes("csv")) await benchCsvIngest(sizes);
   if (suites.includes("delivery")) await benchDelivery(args.changes ? Number(args.changes) : undefined);
+  // Three first syncs on PostgreSQL state per size: 1M rows alone unless sizes are asked for.
+  if (suites.includes("workers")) await benchWorkers(args.rows ? sizes : [1_000_000]);
 }
 
 async function benchSync(sizes: number[]) {
