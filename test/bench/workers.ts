@@ -39,7 +39,7 @@ import { LAUNCHER_FLAGS } from "./sql-extract.ts";
 const JOB = "items";
 const WORKER_COUNTS = [1, 2, 3];
 /** The workers' settings: an idle worker asks the queue every 500 ms; a delivery pass is asked for every second. */
-const SERVE = "run_lease: { expiry: 30s }\nserve: { poll: 500ms, schedule_check: 5s, delivery_every: 1s }";
+const SERVE = "run_lease: { expiry: 30s }\nserve: { poll: 500ms, schedule_check: 5s, delivery_every: 1s }\nhttp: { listen: \"127.0.0.1:0\" }";
 /** Jobs sent to pg-boss, and worked, for its cost per job. */
 const QUEUE_JOBS = 2_000;
 
