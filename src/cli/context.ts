@@ -8,6 +8,7 @@ import { findProjectFile, loadProject, type Project } from "../project.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { destinations as registry } from "../destinations/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { RunLogSink } from "../runner/run-log.ts";
 import { runContext } from "../run-context.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
 
@@ -34,9 +35,19 @@ export async function openContext(
 ): Promise<CommandContext> {
   const project = loadProject(findProjectFile(options.config));
   requireSystems(project, talksTo(project));
-  const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
   const store = await openStateStore(project.config.state, project.dir);
-  return { project, store, log, close: () => store.close() };
+  // A run's lines are kept for the console (info and up), whatever stderr shows.
+  const kept = new RunLogSink(store);
+  const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn", also: { level: "info", stream: kept } });
+  return {
+    project,
+    store,
+    log,
+    close: async () => {
+      await kept.close();
+      await store.close();
+    },
+  };
 }
 
 /**

@@ -6,6 +6,7 @@
 import { ERROR_CODES, type ErrorCode } from "../errors.ts";
 import type { FileEntry } from "../state/files.repo.ts";
 import { listRejects, type RejectRow } from "../state/run-rejects.repo.ts";
+import { listRunLogs, type RunLogLine } from "../state/run-logs.repo.ts";
 import { getRun, type RunFilter, type RunRow } from "../state/runs.repo.ts";
 import type { StateStore } from "../state/store.ts";
 
@@ -38,6 +39,8 @@ export interface RunDetail {
   conflicts: { status: string; n: number }[];
   files: FileEntry[];
   rejects: RejectRow[];
+  /** Its log lines, info and above, as the process running it wrote them. */
+  log: RunLogLine[];
 }
 
 /** A run filter from a query string's `job`, `status`, `from`, `to` and `limit` (empty values ignored). */
@@ -71,5 +74,6 @@ export async function runDetail(
   }));
   const rejects = await listRejects(db, id, options.rejectLimit ?? 1000, options.rejectKey);
   const accounted = run.read === run.unchanged + run.changed + run.rejected + run.filtered;
-  return { run, accounted, error: errorOrigin(run.error), outbox: outbox as RunDetail["outbox"], conflicts: conflicts as RunDetail["conflicts"], files, rejects };
+  const log = await listRunLogs(db, id);
+  return { run, accounted, error: errorOrigin(run.error), outbox: outbox as RunDetail["outbox"], conflicts: conflicts as RunDetail["conflicts"], files, rejects, log };
 }

@@ -385,6 +385,25 @@ const schedulePauses: Migration = {
   },
 };
 
+/** The log lines of each run (info and above), for the console's run page (src/state/run-logs.repo.ts). */
+const runLogs: Migration = {
+  name: "0009_run_logs",
+  async up(knex) {
+    await knex.schema.createTable("run_logs", (t) => {
+      t.increments("id").primary();
+      t.integer("run_id").notNullable();
+      t.string("at", 32).notNullable();
+      t.integer("level").notNullable();
+      t.text("msg").notNullable();
+      t.text("fields");
+      t.index(["run_id"]);
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists("run_logs");
+  },
+};
+
 export const migrations: readonly Migration[] = [
   initial,
   files,
@@ -394,6 +413,7 @@ export const migrations: readonly Migration[] = [
   leases,
   consoleIdentity,
   schedulePauses,
+  runLogs,
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -50,6 +50,7 @@ export const STATE_TABLES = [
   "api_tokens",
   "login_attempts",
   "schedule_pauses",
+  "run_logs",
 ] as const;
 
 export type LegacyValue = string | number | null;
@@ -285,6 +286,7 @@ const ORDER: Record<(typeof STATE_TABLES)[number], string> = {
   api_tokens: "id",
   login_attempts: "id",
   schedule_pauses: "job",
+  run_logs: "id",
 };
 
 /** Rows of a state table matching `where`, in a stable order. */

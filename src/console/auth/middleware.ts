@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie } from "hono/cookie";
 import type { Caller, ConsoleDeps } from "../deps.ts";
 import { sessionOf, tokenUser } from "./identity.ts";
+import { notice, page } from "../html/layout.ts";
 import { type Action, can } from "./roles.ts";
 
 export const SESSION_COOKIE = "ferry_session";
@@ -41,7 +42,8 @@ export function signedIn(deps: ConsoleDeps): MiddlewareHandler<Env> {
       return c.text("Sign in first.", 401);
     }
     if (caller.via === "session" && c.req.method !== "GET" && !(await csrfMatches(c, caller))) {
-      return c.text("This form is out of date or did not come from the console: reload the page and try again.", 403);
+      const message = "This form is out of date or did not come from the console: reload the page and try again.";
+      return c.html(page("Refused", caller, notice("error", message)), 403);
     }
     c.set("caller", caller);
     await next();
@@ -77,7 +79,7 @@ export function allowed(action: Action): MiddlewareHandler<Env> {
     if (!can(caller.role, action)) {
       const message = `${caller.name} (${caller.role}) may not ${action.replaceAll("_", " ")}: ask an operator or an admin`;
       if (c.req.path.startsWith("/api/")) return c.json({ error: { code: "ROLE_FORBIDDEN", message } }, 403);
-      return c.text(message, 403);
+      return c.html(page("Not allowed", caller, notice("error", message)), 403);
     }
     await next();
   };

@@ -63,3 +63,9 @@ export const text = (v: unknown): Html => html`${v === null || v === undefined |
 
 /** A notice above the page's content: an error or a confirmation. */
 export const notice = (kind: "error" | "ok", message: string): Html => html`<p class="notice ${kind}" role="${kind === "error" ? "alert" : "status"}">${message}</p>`;
+
+/**
+ * The attributes that make an action's form submit in place with htmx: the answer's <main> replaces the
+ * page's. Without JavaScript the form posts and the answer is shown as a page.
+ */
+export const inPlace = (action: string): Html => html`hx-post="${action}" hx-target="main" hx-select="main" hx-swap="outerHTML"`;

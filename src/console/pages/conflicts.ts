@@ -10,7 +10,7 @@ import { type ConflictRow, listConflicts } from "../../state/conflicts.repo.ts";
 import { allowed, type Env, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
-import { csrfField, type Html, notice, page, table, text } from "../html/layout.ts";
+import { csrfField, type Html, inPlace, notice, page, table, text } from "../html/layout.ts";
 
 export interface ConflictQuery {
   status?: string;
@@ -55,7 +55,7 @@ function openTable(rows: readonly ConflictRow[], caller: Caller): Html {
     "No open conflict matches.",
   );
   if (!mayResolve || rows.length === 0) return list;
-  return html`<form method="post" action="/conflicts/resolve" id="resolve">
+  return html`<form method="post" action="/conflicts/resolve" id="resolve" ${inPlace("/conflicts/resolve")}>
     ${csrfField(caller)}${list}
     <div class="actions">
       <label>Take the value of <select name="use">${sources.map((s) => html`<option value="${s}">${s}</option>`)}</select></label>

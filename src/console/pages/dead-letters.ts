@@ -11,7 +11,7 @@ import { FerryError } from "../../errors.ts";
 import { allowed, type Env, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
-import { csrfField, type Html, notice, page, table, text } from "../html/layout.ts";
+import { csrfField, type Html, inPlace, notice, page, table, text } from "../html/layout.ts";
 
 /** Open dead letters, by destination and reason (the reason's text contains `reason`). */
 export async function findDeadLetters(deps: ConsoleDeps, q: { destination?: string; reason?: string }): Promise<DeadLetter[]> {
@@ -37,7 +37,7 @@ function list(rows: readonly DeadLetter[], caller: Caller, q: { destination?: st
     "No open dead letter.",
   );
   if (!may || rows.length === 0) return t;
-  return html`<form method="post" action="/dead-letters/act">${csrfField(caller)}
+  return html`<form method="post" action="/dead-letters/act" ${inPlace("/dead-letters/act")}>${csrfField(caller)}
     <input type="hidden" name="destination" value="${q.destination ?? ""}" />
     ${t}
     <div class="actions">

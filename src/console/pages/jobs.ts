@@ -14,7 +14,7 @@ import { outboxCounts } from "../../state/outbox.repo.ts";
 import { allowed, type Env, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
-import { csrfField, type Html, notice, page, table, text } from "../html/layout.ts";
+import { csrfField, type Html, inPlace, notice, page, table, text } from "../html/layout.ts";
 
 /** Asks for a run of a job now; the API and the page share it. */
 export async function triggerRun(deps: ConsoleDeps, name: string, caller: Caller): Promise<void> {
@@ -26,11 +26,11 @@ export async function triggerRun(deps: ConsoleDeps, name: string, caller: Caller
 function actions(j: JobStatus, caller: Caller, deps: ConsoleDeps): Html {
   const forms: Html[] = [];
   if (can(caller.role, "trigger_run") && deps.requestRun) {
-    forms.push(html`<form method="post" action="/jobs/${j.name}/runs">${csrfField(caller)}<button type="submit">Run now</button></form>`);
+    forms.push(html`<form method="post" action="/jobs/${j.name}/runs" ${inPlace(`/jobs/${j.name}/runs`)}>${csrfField(caller)}<button type="submit">Run now</button></form>`);
   }
   if (can(caller.role, "pause_schedule") && (j.schedule || j.paused)) {
     const verb = j.paused ? "resume" : "pause";
-    forms.push(html`<form method="post" action="/jobs/${j.name}/${verb}">${csrfField(caller)}<button type="submit" class="secondary">${j.paused ? "Resume" : "Pause"}</button></form>`);
+    forms.push(html`<form method="post" action="/jobs/${j.name}/${verb}" ${inPlace(`/jobs/${j.name}/${verb}`)}>${csrfField(caller)}<button type="submit" class="secondary">${j.paused ? "Resume" : "Pause"}</button></form>`);
   }
   return html`<div class="actions">${forms}</div>`;
 }

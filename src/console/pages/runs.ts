@@ -73,6 +73,13 @@ function rejectsSection(d: RunDetail, key: string | undefined): Html {
     ${table(["Line", "Key", "Code", "Reason"], d.rejects, (r) => [text(r.line), text(r.key), html`<code>${r.code}</code>`, text(r.reason)], "No rejected row.")}`;
 }
 
+const LEVELS: Record<number, string> = { 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+
+function logSection(d: RunDetail): Html {
+  return html`<h2>Log</h2>
+    ${table(["Time", "Level", "Message", "Details"], d.log, (l) => [text(l.at), html`<span class="${l.level >= 50 ? "bad" : ""}">${LEVELS[l.level] ?? l.level}</span>`, text(l.msg), html`<code>${l.fields ?? ""}</code>`], "No line kept for this run.")}`;
+}
+
 export function registerRuns(app: Hono<Env>, deps: ConsoleDeps) {
   app.get("/", (c) => c.redirect("/runs"));
   app.get("/runs", signedIn(deps), async (c) => {
@@ -86,7 +93,7 @@ export function registerRuns(app: Hono<Env>, deps: ConsoleDeps) {
     if (!d) return c.html(page("No such run", c.get("caller"), html`<p>There is no run ${c.req.param("id")}.</p>`), 404);
     // A run in progress refreshes itself every 2 s until it ends.
     const poll = d.run.status === "running" ? html`hx-get="/runs/${d.run.id}" hx-trigger="every 2s" hx-select="#run" hx-target="#run" hx-swap="outerHTML"` : "";
-    const body = html`<div id="run" ${poll}>${detail(d)}${rejectsSection(d, key)}</div>`;
+    const body = html`<div id="run" ${poll}>${detail(d)}${rejectsSection(d, key)}${logSection(d)}</div>`;
     return c.html(page(`Run ${d.run.id} of ${d.run.job}`, c.get("caller"), body, "/runs"));
   });
   app.get("/runs/:id{[0-9]+}/rejects.csv", signedIn(deps), async (c) => {
