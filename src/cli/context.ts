@@ -32,13 +32,15 @@ export interface CommandContext {
 export async function openContext(
   options: GlobalOptions,
   talksTo: (project: Project) => readonly SystemBlock[] = () => [],
+  /** The stderr log level unless FERRY_LOG_LEVEL sets it: `warn` for commands, `info` for `ferry serve`. */
+  defaultLevel = "warn",
 ): Promise<CommandContext> {
   const project = loadProject(findProjectFile(options.config));
   requireSystems(project, talksTo(project));
   const store = await openStateStore(project.config.state, project.dir);
   // A run's lines are kept for the console (info and up), whatever stderr shows.
   const kept = new RunLogSink(store);
-  const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn", also: { level: "info", stream: kept } });
+  const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? defaultLevel, also: { level: "info", stream: kept } });
   return {
     project,
     store,

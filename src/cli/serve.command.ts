@@ -23,7 +23,8 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
       if (opts.workerId !== undefined) setWorkerId(opts.workerId);
       // The service talks to every source and destination of the project: each must resolve before it starts.
       // The console alone (--no-schedule) only reads state, and needs none of their secrets.
-      const ctx = await openContext(globals(), opts.schedule ? (project) => allSystems(project.systems) : undefined);
+      // At info level by default: a line per run and per delivery pass with work, nothing per record.
+      const ctx = await openContext(globals(), opts.schedule ? (project) => allSystems(project.systems) : undefined, "info");
       const log = ctx.log.child({ worker: workerId() });
       let service: Service | undefined;
       let listener: RunningConsole | undefined;
@@ -33,8 +34,11 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
           service = await startService({ project: ctx.project, store: ctx.store, destinations, log });
         }
         if (ctx.project.config.http.enabled) {
-          const requestRun = service ? (job: string, reason: string) => service!.request(job, reason) : undefined;
-          listener = await startConsole({ project: ctx.project, store: ctx.store, log, ...(requestRun ? { requestRun } : {}) });
+          const running = service;
+          const serviceParts = running
+            ? { requestRun: (job: string, reason: string) => running.request(job, reason), scheduler: () => (running.stopping ? "stopping" as const : "running" as const) }
+            : {};
+          listener = await startConsole({ project: ctx.project, store: ctx.store, log, ...serviceParts });
         }
       } catch (e) {
         // A service that cannot do its work does not stay up: stop what started, and exit non-zero.

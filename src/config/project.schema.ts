@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { type ConnectorSpec, oneOfTypes, type SourceSpec } from "./connector.ts";
 import { durationMs, durationSchema } from "./duration.ts";
+import { secretRef } from "./secrets.ts";
 
 export const stateSchema = z.union([
   z.strictObject({ path: z.string().min(1).describe("SQLite state file, relative to ferry.yaml.") }),
@@ -68,6 +69,7 @@ export const httpSchema = z
       .describe("Serve over HTTPS (cookies then `Secure`)."),
     insecure: z.boolean().default(false).describe("Allow plain HTTP on an address other than loopback (behind a TLS proxy)."),
     enabled: z.boolean().default(true).describe("false: `ferry serve` serves no console."),
+    metrics_token: secretRef.optional().describe("A reference (${env:...}): /metrics then needs it as `Authorization: Bearer`."),
   })
   .default({ listen: "127.0.0.1:8080", insecure: false, enabled: true });
 

@@ -13,6 +13,7 @@ import { apiCaller, type Env } from "./auth/middleware.ts";
 import { registerOperationsApi } from "./api/operations.api.ts";
 import { registerRunsApi } from "./api/runs.api.ts";
 import type { ConsoleDeps } from "./deps.ts";
+import { registerMetrics } from "./metrics.ts";
 import { registerConflicts } from "./pages/conflicts.ts";
 import { registerDeadLetters } from "./pages/dead-letters.ts";
 import { registerJobs } from "./pages/jobs.ts";
@@ -31,6 +32,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
   app.use("*", async (c, next) => (c.req.path.startsWith("/api/") ? next() : csrf()(c, next)));
   app.get("/static/htmx.min.js", (c) => c.body(HTMX, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "max-age=3600" }));
   app.get("/static/style.css", (c) => c.body(STYLE, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "max-age=3600" }));
+  registerMetrics(app, deps);
   registerLogin(app, deps);
   registerRuns(app, deps);
   registerConflicts(app, deps);

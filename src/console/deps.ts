@@ -10,6 +10,10 @@ export interface ConsoleDeps {
   log: Logger;
   /** Asks for a run of a job now (through the cluster's queue with PostgreSQL state); absent: runs cannot be triggered. */
   requestRun?: (job: string, reason: string) => Promise<void>;
+  /** `http.metrics_token` resolved: `/metrics` then needs it as a bearer token. */
+  metricsToken?: string;
+  /** The scheduler's state for `/readyz`: `running`, `stopping`; absent when this process runs none. */
+  scheduler?: () => "running" | "stopping";
   /** Served over TLS: cookies are `Secure`. */
   secure: boolean;
   now?: () => Date;

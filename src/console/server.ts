@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
 import { locate } from "../config/locate.ts";
+import { resolveSecret } from "../config/secrets.ts";
 import { ConfigError } from "../errors.ts";
 import { createConsoleApp } from "./app.ts";
 import type { ConsoleDeps } from "./deps.ts";
@@ -43,7 +44,11 @@ function listenAddress(deps: Omit<ConsoleDeps, "secure">): { host: string; port:
 export async function startConsole(deps: Omit<ConsoleDeps, "secure">): Promise<RunningConsole> {
   const { host, port } = listenAddress(deps);
   const tls = deps.project.config.http.tls;
-  const app = createConsoleApp({ ...deps, secure: tls !== undefined });
+  const token = deps.project.config.http.metrics_token;
+  const metricsToken = token
+    ? resolveSecret(token, { env: deps.project.env, baseDir: deps.project.dir, where: locate(deps.project.dir, path.basename(deps.project.file), "http.metrics_token") }).reveal()
+    : undefined;
+  const app = createConsoleApp({ ...deps, secure: tls !== undefined, ...(metricsToken ? { metricsToken } : {}) });
   const file = (p: string) => readFileSync(path.resolve(deps.project.dir, p));
   const server = tls
     ? createAdaptorServer({

@@ -8,6 +8,7 @@
  * record's own rejection and a 500 (which may be one record's doing: undecided, until delivery has split
  * its batch) never open it. The mechanics are cockatiel's.
  */
+import { m } from "../metrics.ts";
 import {
   BrokenCircuitError,
   CircuitState,
@@ -66,11 +67,13 @@ export class Breaker {
       this.#openedAt = Date.now();
       this.#opens++;
       const why = this.#opens === 1 ? `${options.failures} requests in a row failed` : "the trial request failed";
+      m.breakerOpen.set({ destination: name }, 1);
       log.warn({ destination: name, open_for_ms: this.openForMs }, `circuit opened: ${why}; delivery to ${name} pauses`);
     });
     this.#policy.onHalfOpen(() => log.info({ destination: name }, "circuit half-open: sending a trial request"));
     this.#policy.onReset(() => {
       this.#opens = 0;
+      m.breakerOpen.set({ destination: name }, 0);
       log.info({ destination: name }, "circuit closed: the destination answers again");
     });
   }

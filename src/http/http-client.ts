@@ -22,6 +22,7 @@ import type { Auth, Credentials } from "./auth.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { type Breaker, isCircuitOpen } from "./breaker.ts";
 import { exchange, parseBody, type RawResponse, retryAfterMs, trimBody } from "./exchange.ts";
+import { m, statusClass } from "../metrics.ts";
 import type { TokenBucket } from "./rate-limit.ts";
 
 /** 5xx statuses that say the API as a whole is down (a gateway, an overload), not that it failed on this request. */
@@ -30,6 +31,8 @@ const DOWN_STATUSES = new Set([502, 503, 504]);
 export interface HttpClientOptions {
   /** The API's name in messages: `HubSpot`, `Salesforce`, the destination's name. */
   service: string;
+  /** The destination the client serves, for metrics (default: `service`). */
+  destination?: string;
   /** Where relative paths go; an Auth that names an instance URL (Salesforce) overrides it. */
   baseUrl: string;
   auth: Auth;
@@ -164,7 +167,12 @@ export class HttpClient {
 
   /** One attempt: within the rate limit, with fresh credentials, through the breaker; the answer classified. */
   async #attempt<T>(req: HttpRequest, signal: AbortSignal): Promise<Outcome<T>> {
-    await this.#o.bucket?.take(signal);
+    if (this.#o.bucket) {
+      const waiting = performance.now();
+      await this.#o.bucket.take(signal);
+      const waited = (performance.now() - waiting) / 1000;
+      if (waited > 0.001) m.rateLimitWaits.inc({ api: this.#o.service }, waited);
+    }
     const prepared = this.#prepare(req, await this.#credentials(signal));
     const raw = await this.#sendThroughBreaker(prepared, signal);
     return "error" in raw ? raw : this.#answer<T>(req, prepared, raw);
@@ -245,10 +253,14 @@ export class HttpClient {
   /** The exchange, within the timeout; a network failure or timeout as a TransientError. */
   async #send(p: Prepared, signal: AbortSignal): Promise<RawResponse> {
     const o = this.#o;
+    const timer = m.requests.startTimer({ destination: o.destination ?? o.service });
     try {
       const within = AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]);
-      return await exchange(p.url, this.#agent(p.url), p.method, p.headers, p.payload, within);
+      const raw = await exchange(p.url, this.#agent(p.url), p.method, p.headers, p.payload, within);
+      timer({ status_class: statusClass(raw.status) });
+      return raw;
     } catch (e) {
+      timer({ status_class: statusClass(null) });
       signal.throwIfAborted();
       const err = e as NodeJS.ErrnoException;
       const timedOut = err.name === "TimeoutError" || err.name === "AbortError";

@@ -73,6 +73,7 @@ export function destinationClient(options: {
   const { name, api, settings, auth, log, client } = options;
   return new HttpClient({
     ...client,
+    destination: name,
     auth,
     bucket: bucketFor(api, auth.id, rateLimitOf(settings)),
     breaker: new Breaker(name, breakerOf(settings), log),

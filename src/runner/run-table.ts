@@ -132,7 +132,7 @@ async function start(run: RunContext, store: StateStore, options: RunOptions, so
   const dryRun = options.dryRun ?? false;
   const runId = dryRun ? 0 : await startRun(store.knex, run.job.name, cfg.mode, run.startedAt);
   const log = run.log.child({ run: runId });
-  log.info({ mode: cfg.mode, dryRun, source: source.describe }, "run started");
+  log.debug({ mode: cfg.mode, dryRun, source: source.describe }, "run started");
   const batch = batchContext(run, runId, options);
   return { run, store, options, source, runId, dryRun, log, batch, totals: zeroCounts(), rejects: [], found: 0, added: 0 };
 }
@@ -257,7 +257,8 @@ async function finish(r: TableRun, status: RunResult["status"], error: FerryErro
     const finishedAt = r.run.now().toISOString();
     await finishRun(r.store.knex, r.runId, status, finishedAt, error ? describeError(error) : null);
   }
-  r.log.info({ status, ...r.totals }, "run finished");
+  const durationMs = r.run.now().valueOf() - Date.parse(r.run.startedAt);
+  r.log.info({ status, ...r.totals, duration_ms: durationMs }, "run finished");
   return {
     runId: r.dryRun ? null : r.runId,
     job: r.run.job.name,

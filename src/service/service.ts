@@ -30,6 +30,8 @@ export interface Service {
   request(job: string, reason: string): Promise<void>;
   stop(): Promise<void>;
   readonly running: ReadonlySet<string>;
+  /** Whether the service is stopping (SIGTERM received): `/readyz` then says not ready. */
+  readonly stopping: boolean;
   /** How work reaches this worker: `local` (SQLite state, node-cron) or `cluster` (PostgreSQL, pg-boss). */
   readonly mode: "local" | "cluster";
 }
@@ -58,6 +60,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     trigger: (name) => runNow(state, name) as Promise<RunResult | "already-running">,
     request: (name, reason) => started.request(name, reason),
     running: state.running,
+    get stopping() {
+      return state.controller.signal.aborted;
+    },
     mode: started.mode,
     stop: () => stopService(state, started),
   };

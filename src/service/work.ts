@@ -11,6 +11,8 @@ import type { Logger } from "../log.ts";
 import { type RunResult, runJob } from "../runner/run-job.ts";
 import { withRunLease } from "../runner/run-lease.ts";
 import { getPause } from "../state/schedule-pauses.repo.ts";
+import { m } from "../metrics.ts";
+import type { DeliveryTally } from "../delivery/deliver.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface ServiceOptions {
@@ -52,10 +54,30 @@ export const track = <T>(state: ServiceState, p: Promise<T>): Promise<T> => {
 /** Delivers what is due to the destinations (default all): one pass, logged, never thrown. */
 export const deliver = ({ options, controller }: ServiceState, only?: readonly string[]) => {
   const destinations = only ? new Map([...options.destinations].filter(([name]) => only.includes(name))) : options.destinations;
-  return deliverAll(options.project, options.store, destinations, { log: options.log, signal: controller.signal }).catch((e: unknown) =>
-    options.log.error({ err: describeError(e) }, "delivery failed"),
-  );
+  return deliverAll(options.project, options.store, destinations, { log: options.log, signal: controller.signal })
+    .then(observeDeliveries)
+    .catch((e: unknown) => options.log.error({ err: describeError(e) }, "delivery failed"));
 };
+
+/** A run's counters (ferry_runs_total, ferry_rows_total...), from its result. */
+function observeRun(result: RunResult, seconds: number) {
+  const job = result.job;
+  m.runs.inc({ job, outcome: result.status });
+  m.runDuration.observe({ job }, seconds);
+  for (const kind of ["read", "unchanged", "changed", "rejected", "filtered"] as const) m.rows.inc({ job, kind }, result.counts[kind]);
+  m.deletes.inc({ job }, result.counts.deleted);
+  m.conflictsOpened.inc({ job }, result.counts.conflicts);
+  for (const f of result.files ?? []) m.files.inc({ job, outcome: f.outcome });
+}
+
+/** A delivery pass's counters (ferry_deliveries_total), from its tallies. */
+function observeDeliveries(tallies: Map<string, DeliveryTally>) {
+  for (const [destination, t] of tallies) {
+    for (const outcome of ["created", "updated", "deleted", "retried", "dead"] as const) {
+      if (t[outcome] > 0) m.deliveries.inc({ destination, outcome }, t[outcome]);
+    }
+  }
+}
 
 export interface RunNowOptions {
   /** Wait this long for a run lease another process holds (a run handed over from a worker that died). */
@@ -103,7 +125,9 @@ export async function runNow(state: ServiceState, name: string, opts: RunNowOpti
       state,
       withRunLease(store, name, leaseOptions, async (lease) => {
         const signal = AbortSignal.any([controller.signal, lease.signal, ...(opts.signal ? [opts.signal] : [])]);
+        const started = performance.now();
         const result = await track(state, runJob(project, job, store, { log, signal }));
+        observeRun(result, (performance.now() - started) / 1000);
         state.options.onRun?.(result);
         if (!controller.signal.aborted) await track(state, opts.afterRun ? opts.afterRun() : deliver(state));
         return result;

@@ -85,7 +85,7 @@ const MIGRATION_WAIT_MS = 60_000;
 const MIGRATION_LOCK = 0x46_65_72_72_79;
 
 /** Whether every migration Ferry has is recorded, and no other: then opening the store writes nothing. */
-async function upToDate(knex: Knex): Promise<boolean> {
+export async function upToDate(knex: Knex): Promise<boolean> {
   if (!(await knex.schema.hasTable("knex_migrations"))) return false;
   const done = new Set(((await knex("knex_migrations").select("name")) as { name: string }[]).map((r) => r.name));
   return done.size === migrations.length && migrations.every((m) => done.has(m.name));
