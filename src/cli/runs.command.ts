@@ -1,6 +1,7 @@
 /** `ferry runs`: recent runs with their accounting, or one run with its rejected rows. */
 import type { Command } from "commander";
 import { ExitCode } from "../errors.ts";
+import { stateSize } from "../operate/prune.ts";
 import { deadLetterCounts } from "../state/dead-letters.repo.ts";
 import { listFiles } from "../state/files.repo.ts";
 import { outboxCounts } from "../state/outbox.repo.ts";
@@ -12,6 +13,7 @@ import { printJson, printTable } from "./output.ts";
 interface RunsOptions {
   job?: string;
   limit: string;
+  stats?: boolean;
 }
 
 export function registerRunsCommand(program: Command, globals: () => GlobalOptions) {
@@ -20,13 +22,15 @@ export function registerRunsCommand(program: Command, globals: () => GlobalOptio
     .description("recent runs with their accounting; with an id, one run and its rejected rows")
     .option("--job <name>", "only this job")
     .option("--limit <n>", "how many runs", "20")
+    .option("--stats", "the state store's size, and the rows of each table")
     .action((id: string | undefined, opts: RunsOptions) => runsCommand(globals(), id, opts));
 }
 
 async function runsCommand(g: GlobalOptions, id: string | undefined, opts: RunsOptions) {
   const ctx = await openContext(g);
   try {
-    if (id) await showRun(g, ctx, id);
+    if (opts.stats) await showStats(g, ctx);
+    else if (id) await showRun(g, ctx, id);
     else await listRecentRuns(g, ctx, opts);
   } finally {
     await ctx.close();
@@ -50,6 +54,22 @@ async function showRun(g: GlobalOptions, ctx: CommandContext, id: string) {
     if (file) process.stdout.write(`\nfile: ${file.name} (${file.outcome}, sha256 ${file.hash.slice(0, 12)}…)\n`);
     process.stdout.write("\nrejected rows:\n");
     printTable(rejects as unknown as Record<string, unknown>[]);
+  }
+}
+
+/** The state store's size and each table's rows: what `retention:` and `ferry prune` keep in bounds. */
+async function showStats(g: GlobalOptions, ctx: CommandContext) {
+  const bytes = await stateSize(ctx.store);
+  const tables = ["runs", "run_logs", "run_rejects", "golden", "snapshots", "outbox", "dead_letters", "conflicts", "audit_log", "files"];
+  const rows = [];
+  for (const table of tables) {
+    const [r] = (await ctx.store.knex(table).count({ n: "*" })) as { n: string | number }[];
+    rows.push({ table, rows: Number(r!.n) });
+  }
+  if (g.json) printJson({ state: ctx.store.describe, bytes, tables: rows });
+  else {
+    process.stdout.write(`state store: ${ctx.store.describe}, ${(bytes / 1_048_576).toFixed(1)} MiB\n`);
+    printTable(rows);
   }
 }
 

@@ -4,11 +4,11 @@
  */
 import { z } from "zod";
 
-const DURATION = /^(\d+)\s*(ms|s|m|h)$/;
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)$/;
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export function durationSchema(what: string, fallback: string) {
-  return z.string().regex(DURATION, "expected a duration such as 500ms, 30s, 10m or 1h").default(fallback).describe(what);
+  return z.string().regex(DURATION, "expected a duration such as 500ms, 30s, 10m, 1h or 7d").default(fallback).describe(what);
 }
 
 /** Milliseconds of a duration the schema accepted. */

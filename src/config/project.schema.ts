@@ -73,6 +73,17 @@ export const httpSchema = z
   })
   .default({ listen: "127.0.0.1:8080", insecure: false, enabled: true });
 
+/** How long history is kept: `ferry prune`, and `ferry serve` once a day. */
+export const retentionSchema = z
+  .strictObject({
+    runs: durationSchema("Runs older than this go, with their log lines (each job's last run stays).", "180d").refine(between(86_400_000), "expected at least 1d"),
+    rejects: durationSchema("Rejected rows of runs older than this.", "90d").refine(between(86_400_000), "expected at least 1d"),
+    delivered: durationSchema("Outbox rows delivered or superseded longer ago than this.", "30d").refine(between(86_400_000), "expected at least 1d"),
+    dead_letters: durationSchema("Dead-letter entries resolved (replayed, discarded) longer ago than this.", "180d").refine(between(86_400_000), "expected at least 1d"),
+    audit: durationSchema("Audit entries older than this; kept longest.", "365d").refine(between(86_400_000), "expected at least 1d"),
+  })
+  .default({ runs: "180d", rejects: "90d", delivered: "30d", dead_letters: "180d", audit: "365d" });
+
 /** A destination's block in ferry.yaml: `type` names a registered destination, whose schema checked the rest. */
 export type DestinationConfig = { type: string } & Record<string, unknown>;
 /** A `connections:` entry: `dialect` names what the source that reads through it connects to. */
@@ -92,6 +103,7 @@ export function projectSchemaFor(sources: readonly SourceSpec[], destinations: r
     run_lease: runLeaseSchema,
     serve: serveSchema,
     http: httpSchema,
+    retention: retentionSchema,
     jobs_dir: z.string().default("jobs"),
     mappings_dir: z.string().default("mappings"),
     connections: z.record(z.string(), connection).default({}),

@@ -15,6 +15,7 @@ import { cronProblem, namesSeconds } from "../config/schedule.ts";
 import { ConfigError, describeError } from "../errors.ts";
 import { openSource, type RunResult } from "../runner/run-job.ts";
 import { startCluster } from "./cluster.ts";
+import { startHousekeeping } from "./housekeeping.ts";
 import { startLocal } from "./local.ts";
 import { type Dispatch, runNow, type ServiceOptions, type ServiceState } from "./work.ts";
 
@@ -55,6 +56,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     throw e;
   }
   const started = dispatch;
+  const stopHousekeeping = startHousekeeping(state);
+  state.controller.signal.addEventListener("abort", stopHousekeeping, { once: true });
   return {
     // Without a reason, a paused schedule does not hold a run back: "paused" cannot come of it.
     trigger: (name) => runNow(state, name) as Promise<RunResult | "already-running">,
