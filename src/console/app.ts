@@ -31,6 +31,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
   // Forms only from the console's own pages (Origin / Sec-Fetch-Site); the API is for scripts with tokens.
   app.use("*", async (c, next) => (c.req.path.startsWith("/api/") ? next() : csrf()(c, next)));
   app.get("/static/htmx.min.js", (c) => c.body(HTMX, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "max-age=3600" }));
+  // No icon: an empty answer, so that a browser's request for one is not a 404 in the log and its console.
+  app.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "max-age=86400" }));
   app.get("/static/style.css", (c) => c.body(STYLE, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "max-age=3600" }));
   registerMetrics(app, deps);
   registerLogin(app, deps);

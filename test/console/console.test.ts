@@ -202,13 +202,20 @@ describe("the operator console", () => {
     assert.deepEqual(audit, ["schedule.pause", "schedule.resume"]);
   });
 
-  it("serves the destinations and audit pages, htmx and the stylesheet", async () => {
+  it("serves the destinations and audit pages, htmx, the stylesheet and an empty icon", async () => {
     assert.match(await (await get("/destinations", viewer)).text(), /hubspot/);
-    assert.match(await (await get("/audit", viewer)).text(), /conflict\.resolve/);
+    const audit = await (await get("/audit", viewer)).text();
+    assert.match(audit, /conflict\.resolve/);
+    // A record's decisions link to its page; a console user's sign-in has no record page to link to.
+    assert.match(audit, new RegExp(`<a href="/records/customer/${custId(1)}">customer ${custId(1)}</a>`));
+    assert.match(audit, /user\.login/);
+    assert.match(audit, /<td>user olga<\/td>/);
+    assert.doesNotMatch(audit, /href="\/records\/user\//);
     const js = await get("/static/htmx.min.js");
     assert.equal(js.status, 200);
     assert.ok((await js.text()).length > 10_000);
     assert.equal((await get("/static/style.css")).status, 200);
+    assert.equal((await get("/favicon.ico")).status, 204, "no icon, and no 404 for a browser's request for one");
   });
 
   describe("the JSON API", () => {

@@ -80,6 +80,8 @@ export interface TestProjectOptions {
   /** More environment for the project (references in ferry.yaml). */
   env?: Record<string, string>;
   emulator?: HubSpotEmulatorOptions;
+  /** More top-level settings of ferry.yaml (`http`, `serve`...). */
+  settings?: Record<string, unknown>;
 }
 
 export interface TestProject {
@@ -186,6 +188,7 @@ export async function createTestProject(options: TestProjectOptions): Promise<Te
           },
           ...options.destinations,
         },
+        ...options.settings,
       }),
     );
     for (const [name, content] of Object.entries(options.mappings)) write(`mappings/${name}.yaml`, content);

@@ -58,8 +58,23 @@ export function table<T>(headers: readonly string[], rows: readonly T[], cells: 
   </table>`;
 }
 
+/** A link to a record's page (src/console/pages/records.ts). */
+export const recordLink = (entity: string, key: string): Html =>
+  html`<a href="/records/${encodeURIComponent(entity)}/${encodeURIComponent(key)}">${entity} ${key}</a>`;
+
 /** A value as text, null and undefined as a dash. */
 export const text = (v: unknown): Html => html`${v === null || v === undefined || v === "" ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v)}`;
+
+/**
+ * A time (ISO 8601 text) that a narrow column breaks only between its date and its time of day, never at a
+ * hyphen; its text is unchanged. Null as a dash.
+ */
+export function when(v: string | null | undefined): Html {
+  if (!v) return text(null);
+  const at = v.indexOf("T");
+  if (at < 0) return html`<time datetime="${v}"><span>${v}</span></time>`;
+  return html`<time datetime="${v}"><span>${v.slice(0, at)}</span><wbr /><span>${v.slice(at)}</span></time>`;
+}
 
 /** A notice above the page's content: an error or a confirmation. */
 export const notice = (kind: "error" | "ok", message: string): Html => html`<p class="notice ${kind}" role="${kind === "error" ? "alert" : "status"}">${message}</p>`;

@@ -10,7 +10,7 @@ import { type ConflictRow, listConflicts } from "../../state/conflicts.repo.ts";
 import { allowed, type Env, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
-import { csrfField, type Html, inPlace, notice, page, table, text } from "../html/layout.ts";
+import { csrfField, type Html, inPlace, notice, page, recordLink, table, text } from "../html/layout.ts";
 
 export interface ConflictQuery {
   status?: string;
@@ -29,8 +29,6 @@ export async function findConflicts(deps: ConsoleDeps, q: ConflictQuery): Promis
   );
 }
 
-const recordLink = (r: ConflictRow) => html`<a href="/records/${encodeURIComponent(r.entity)}/${encodeURIComponent(r.key)}">${r.entity} ${r.key}</a>`;
-
 function candidates(r: ConflictRow): Html {
   return html`<ul class="candidates">${r.candidates.map(
     (c) => html`<li><strong>${c.source}</strong>: ${text(c.value)} <span class="empty">(${c.sourceTime ?? c.observedAt})</span></li>`,
@@ -46,7 +44,7 @@ function openTable(rows: readonly ConflictRow[], caller: Caller): Html {
     (r) => [
       ...(mayResolve ? [html`<input type="checkbox" name="ids" value="${r.id}" aria-label="select conflict ${r.id}" />`] : []),
       text(r.id),
-      recordLink(r),
+      recordLink(r.entity, r.key),
       text(r.field),
       html`${text(r.current.value)} <span class="empty">(${r.current.source})</span>`,
       candidates(r),
@@ -70,7 +68,7 @@ function openTable(rows: readonly ConflictRow[], caller: Caller): Html {
 function resolvedTable(rows: readonly ConflictRow[]): Html {
   return table(["#", "Record", "Field", "Status", "Decided by", "Value", "Taken from", "At"], rows, (r) => [
     text(r.id),
-    recordLink(r),
+    recordLink(r.entity, r.key),
     text(r.field),
     text(r.resolution?.reason ? `${r.status}: ${String(r.resolution.reason)}` : r.status),
     text(r.resolution?.by),

@@ -11,7 +11,7 @@ import { FerryError } from "../../errors.ts";
 import { allowed, type Env, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
-import { csrfField, type Html, inPlace, notice, page, table, text } from "../html/layout.ts";
+import { csrfField, type Html, inPlace, notice, page, recordLink, table, text, when } from "../html/layout.ts";
 
 /** Open dead letters, by destination and reason (the reason's text contains `reason`). */
 export async function findDeadLetters(deps: ConsoleDeps, q: { destination?: string; reason?: string }): Promise<DeadLetter[]> {
@@ -28,11 +28,11 @@ function list(rows: readonly DeadLetter[], caller: Caller, q: { destination?: st
       ...(may ? [html`<input type="checkbox" name="ids" value="${d.id}" aria-label="select entry ${d.id}" />`] : []),
       html`<a href="/dead-letters/${d.id}">${d.id}</a>`,
       text(d.destination),
-      html`<a href="/records/${encodeURIComponent(d.entity)}/${encodeURIComponent(d.key)}">${d.entity} ${d.key}</a>`,
+      recordLink(d.entity, d.key),
       html`<code>${d.code}</code>`,
       text(d.reason),
       text(d.attempts),
-      text(d.dead_at),
+      when(d.dead_at),
     ],
     "No open dead letter.",
   );

@@ -14,7 +14,7 @@ import { outboxCounts } from "../../state/outbox.repo.ts";
 import { allowed, type Env, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
-import { csrfField, type Html, inPlace, notice, page, table, text } from "../html/layout.ts";
+import { csrfField, type Html, inPlace, notice, page, recordLink, table, text } from "../html/layout.ts";
 
 /** Asks for a run of a job now; the API and the page share it. */
 export async function triggerRun(deps: ConsoleDeps, name: string, caller: Caller): Promise<void> {
@@ -45,6 +45,17 @@ function jobsTable(jobs: readonly JobStatus[], caller: Caller, deps: ConsoleDeps
     j.running ? html`since ${j.running.since} on worker ${j.running.worker}` : text(null),
     actions(j, caller, deps),
   ]);
+}
+
+/**
+ * What an audit entry is about: a synced record links to its page; a console user or API token (entity
+ * `user` or `api_token`, actions `user.*` and `token.*`) has none, even when a mapping's entity shares its name.
+ */
+function auditSubject(deps: ConsoleDeps, a: Record<string, unknown>): Html {
+  if (typeof a.entity !== "string" || a.key === null || a.key === undefined) return text(null);
+  const key = String(a.key);
+  const aboutRecord = deps.project.mappings.has(a.entity) && !/^(user|token)\./.test(String(a.action));
+  return aboutRecord ? recordLink(a.entity, key) : text(`${a.entity} ${key}`);
 }
 
 async function jobsPage(deps: ConsoleDeps, caller: Caller, message: Html | "" = "") {
@@ -102,7 +113,7 @@ export function registerJobs(app: Hono<Env>, deps: ConsoleDeps) {
       text(a.at),
       text(a.actor),
       text(a.action),
-      a.entity ? html`<a href="/records/${String(a.entity)}/${String(a.key)}">${String(a.entity)} ${String(a.key)}</a>` : text(null),
+      auditSubject(deps, a),
       text(a.field),
       text(a.before),
       text(a.after),

@@ -8,7 +8,7 @@ import type { GoldenField } from "../../engine/types.ts";
 import { explain } from "../../operate/explain.ts";
 import { type Env, signedIn } from "../auth/middleware.ts";
 import type { ConsoleDeps } from "../deps.ts";
-import { type Html, page, table, text } from "../html/layout.ts";
+import { type Html, page, table, text, when } from "../html/layout.ts";
 
 type Explained = NonNullable<Awaited<ReturnType<typeof explain>>>;
 
@@ -20,7 +20,7 @@ function fields(r: Explained): Html {
     text(f.source),
     text(f.rule),
     /^\d+$/.test(f.run) ? html`<a href="/runs/${f.run}">${f.run}</a>` : text(f.run),
-    text(f.sourceTime ?? f.at),
+    when(f.sourceTime ?? f.at),
     f.conflicted ? html`<span class="bad">conflict open</span>` : text(null),
   ]);
 }
@@ -29,9 +29,9 @@ function body(r: Explained): Html {
   return html`<p>Version ${r.version}, ${r.status}.</p>
     <h2>Fields</h2>${fields(r)}
     <h2>What each source says</h2>
-    ${table(["Source", "Values", "Source time", "Seen", "Run"], r.sources, (s) => [text(s.source), html`<code>${JSON.stringify(s.values)}</code>`, text(s.sourceTime), text(s.observedAt), html`<a href="/runs/${s.run}">${s.run}</a>`])}
+    ${table(["Source", "Values", "Source time", "Seen", "Run"], r.sources, (s) => [text(s.source), html`<code class="values">${JSON.stringify(s.values)}</code>`, when(s.sourceTime), when(s.observedAt), html`<a href="/runs/${s.run}">${s.run}</a>`])}
     <h2>Pushed</h2>
-    ${table(["Destination", "Remote id", "Version", "When", "Values"], r.destinations, (d) => [text(d.destination), text(d.remoteId), text(d.version), text(d.pushedAt), html`<code>${JSON.stringify(d.pushed)}</code>`], "Never pushed.")}
+    ${table(["Destination", "Remote id", "Version", "When", "Values"], r.destinations, (d) => [text(d.destination), text(d.remoteId), text(d.version), when(d.pushedAt), html`<code class="values">${JSON.stringify(d.pushed)}</code>`], "Never pushed.")}
     <h2>Outbox</h2>
     ${table(["#", "Destination", "Version", "Operation", "Status", "Attempts", "Last error"], r.outbox, (o) => [text(o.id), text(o.destination), text(o.version), text(o.op), text(o.status), text(o.attempts), text(o.error)], "Nothing queued.")}
     <h2>Conflicts</h2>

@@ -8,7 +8,7 @@ import type { Hono } from "hono";
 import { html } from "hono/html";
 import { type Env, signedIn } from "../auth/middleware.ts";
 import type { ConsoleDeps } from "../deps.ts";
-import { type Html, page, table, text } from "../html/layout.ts";
+import { type Html, page, table, text, when } from "../html/layout.ts";
 import { runDetail, type RunDetail, runFilterOf } from "../../operate/runs.ts";
 import { COUNTERS, listRuns, type RunRow } from "../../state/runs.repo.ts";
 
@@ -35,8 +35,8 @@ function runsTable(runs: readonly RunRow[]): Html {
       html`<a href="/runs/${r.id}">${r.id}</a>`,
       text(r.job),
       statusCell(r.status),
-      text(r.started_at),
-      text(r.finished_at),
+      when(r.started_at),
+      when(r.finished_at),
       ...COUNTERS.map((c) => text(r[c])),
       text(r.error ? r.error.slice(0, 120) : null),
     ],
