@@ -148,7 +148,8 @@ describe("the console in a browser", { skip: skipUnlessRequired(missing), timeou
     await op.getByLabel("Key contains").fill(REJECTED_KEYS[0]);
     await op.getByRole("button", { name: "Search" }).click();
     await op.waitForURL(/\?key=NOT-A-KEY/);
-    const rejects = op.locator("#rejects ~ table tbody tr");
+    // The first table after the heading: the run's log follows in a table of its own.
+    const rejects = op.locator("#rejects ~ table").first().locator("tbody tr");
     await rejects.filter({ hasText: REJECTED_KEYS[0] }).waitFor();
     assert.equal(await rejects.count(), 1, "only the row whose key matches");
 
