@@ -11,6 +11,7 @@ import { createConsoleApp } from "../../src/console/app.ts";
 import { addUser, createToken } from "../../src/console/auth/identity.ts";
 import type { Env } from "../../src/console/auth/middleware.ts";
 import { silentLogger } from "../../src/log.ts";
+import { m } from "../../src/metrics.ts";
 import { listConflicts } from "../../src/state/conflicts.repo.ts";
 import {
   custId,
@@ -203,7 +204,11 @@ describe("the operator console", () => {
   });
 
   it("serves the destinations and audit pages, htmx, the stylesheet and an empty icon", async () => {
-    assert.match(await (await get("/destinations", viewer)).text(), /hubspot/);
+    m.breakerOpen.set({ destination: "hubspot" }, 1);
+    const destinations = await (await get("/destinations", viewer)).text();
+    assert.match(destinations, /hubspot/);
+    assert.match(destinations, /<span class="bad">open<\/span>/, "this worker's breaker of hubspot, open");
+    m.breakerOpen.set({ destination: "hubspot" }, 0);
     const audit = await (await get("/audit", viewer)).text();
     assert.match(audit, /conflict\.resolve/);
     // A record's decisions link to its page; a console user's sign-in has no record page to link to.

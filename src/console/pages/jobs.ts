@@ -7,6 +7,7 @@
 import type { Hono } from "hono";
 import { html } from "hono/html";
 import { ConfigError, FerryError } from "../../errors.ts";
+import { m } from "../../metrics.ts";
 import { jobStatuses, type JobStatus, setPaused, unknownJob } from "../../operate/jobs.ts";
 import { listAudit } from "../../state/audit.repo.ts";
 import { listLeases } from "../../state/leases.repo.ts";
@@ -15,6 +16,12 @@ import { allowed, type Env, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
 import { csrfField, type Html, inPlace, notice, page, recordLink, table, text } from "../html/layout.ts";
+
+/** The destinations whose circuit breaker is open in this process (ferry_breaker_open). */
+async function breakersOpen(): Promise<Set<string>> {
+  const values = (await m.breakerOpen.get()).values;
+  return new Set(values.filter((v) => v.value === 1).map((v) => String(v.labels.destination)));
+}
 
 /** Asks for a run of a job now; the API and the page share it. */
 export async function triggerRun(deps: ConsoleDeps, name: string, caller: Caller): Promise<void> {
@@ -97,10 +104,12 @@ export function registerJobs(app: Hono<Env>, deps: ConsoleDeps) {
         return { name, pending: n("pending"), dead: n("dead"), delivered: n("delivered"), lease: leases.get(name), error: last?.last_error ?? null };
       }),
     );
-    const body = table(["Destination", "Pending", "Being delivered", "Delivered", "Dead", "Last error"], rows, (r) => [
+    const open = await breakersOpen();
+    const body = table(["Destination", "Pending", "Being delivered", "Breaker (this worker)", "Delivered", "Dead", "Last error"], rows, (r) => [
       text(r.name),
       text(r.pending),
       r.lease ? html`by worker ${r.lease.worker} since ${r.lease.acquired_at}` : text(null),
+      open.has(r.name) ? html`<span class="bad">open</span>` : text("closed"),
       text(r.delivered),
       r.dead ? html`<a href="/dead-letters?destination=${r.name}">${r.dead}</a>` : text(0),
       text(r.error),
