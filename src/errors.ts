@@ -24,9 +24,11 @@ export type ErrorKind = "config" | "transient" | "data" | "permanent" | "fatal";
  * - undecided: the destination or one of the request's records, not known yet (a 500; an answer that does not
  *   say what became of a record): delivery splits the batch and compares with the other records, then
  *   blames the record (DEST_RECORD_FAILED) or the destination;
- * - ferry: Ferry itself (its state store, an invariant, a run stopped from outside).
+ * - ferry: Ferry itself (its state store, an invariant, a run stopped from outside);
+ * - alert-channel: an alert channel (a webhook, Slack, a mail server): its message is tried a few times, then
+ *   given up and logged; no run and no delivery waits for it.
  */
-export type Blame = "configuration" | "source" | "destination" | "record" | "undecided" | "ferry";
+export type Blame = "configuration" | "source" | "destination" | "record" | "undecided" | "ferry" | "alert-channel";
 
 /** Process exit codes of the CLI, stable for scripts. */
 export const ExitCode = {
@@ -77,6 +79,7 @@ export const ERROR_CODES = {
   CONFIG_ORACLE_NO_SERVICE: { kind: "config", blame: "configuration", person: true },
   CONFIG_SECRET_INVALID: { kind: "config", blame: "configuration", person: true },
   CONFIG_SECRET_UNRESOLVED: { kind: "config", blame: "configuration", person: true },
+  CONFIG_UNKNOWN_CHANNEL: { kind: "config", blame: "configuration", person: true },
   CONFIG_UNKNOWN_CONNECTION: { kind: "config", blame: "configuration", person: true },
   CONFIG_UNKNOWN_DESTINATION: { kind: "config", blame: "configuration", person: true },
   CONFIG_UNKNOWN_FIELD: { kind: "config", blame: "configuration", person: true },
@@ -215,6 +218,12 @@ export const ERROR_CODES = {
   SOURCE_SQL_CURSOR_STUCK: { kind: "fatal", blame: "source", person: true },
   SOURCE_SQL_TOO_MANY_NULL_KEYS: { kind: "fatal", blame: "source", person: true },
 
+  // An alert channel: its message is tried again (unavailable) or given up at once (refused), and logged.
+  /** Unreachable, not answering in time, a 5xx, 408 or 429, an SMTP 4xx. */
+  ALERT_CHANNEL_UNAVAILABLE: { kind: "transient", blame: "alert-channel", person: false },
+  /** Any other 4xx, an SMTP 5xx or refused login: the channel's settings need a person. */
+  ALERT_CHANNEL_REFUSED: { kind: "permanent", blame: "alert-channel", person: true },
+
   // Ferry itself.
   RUN_INTERRUPTED: { kind: "transient", blame: "ferry", person: false },
   /** Another process runs the job (it holds the job's run lease): this run did not start. */
@@ -227,6 +236,10 @@ export const ERROR_CODES = {
   DELIVERY_LEASE_LOST: { kind: "transient", blame: "ferry", person: false },
   SOURCE_SCRAPE_BROWSER_FAILED: { kind: "transient", blame: "ferry", person: false },
   STATE_UNAVAILABLE: { kind: "transient", blame: "ferry", person: false },
+  /** Another process of the cluster evaluates and sends the alerts now (it holds the lease `alerts`). */
+  ALERT_LEASE_HELD: { kind: "transient", blame: "ferry", person: false },
+  /** Another process took the lease `alerts` over (this one had stopped heartbeating): its evaluation stops. */
+  ALERT_LEASE_LOST: { kind: "transient", blame: "ferry", person: false },
   RUN_ACCOUNTING_MISMATCH: { kind: "fatal", blame: "ferry", person: true },
   RUN_FAILED: { kind: "fatal", blame: "ferry", person: true },
 } as const satisfies Record<string, ErrorCodeSpec>;

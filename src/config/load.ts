@@ -13,6 +13,7 @@ import path from "node:path";
 import type { z } from "zod";
 import { compileMapping } from "../engine/map.ts";
 import { ConfigError } from "../errors.ts";
+import { alertsProblems } from "./alerts.check.ts";
 import type { ConnectorRegistry, ConnectorSpec, SourceSpec } from "./connector.ts";
 import { type JobConfig, jobSchemaFor } from "./job.schema.ts";
 import { inputJsonSchema, type JsonSchema, secretPathsOf } from "./json-schema.ts";
@@ -68,7 +69,7 @@ type Schemas = ReturnType<typeof configSchemas>;
 const jsonSchemas = new WeakMap<z.ZodType, JsonSchema>();
 
 /** Where the system blocks of ferry.yaml and of a job are (systems.ts). */
-const PROJECT_SYSTEMS: SystemRoots = [["connections", "*"], ["destinations", "*"]];
+const PROJECT_SYSTEMS: SystemRoots = [["connections", "*"], ["destinations", "*"], ["alerts", "channels", "*"]];
 const JOB_SYSTEMS: SystemRoots = [["source"]];
 
 /**
@@ -205,9 +206,21 @@ function collect(connectors: Connectors, projectFile: string, env: NodeJS.Proces
   }
   const mappings = loadMappings(loading, config);
   const { jobs, sources } = loadJobs(loading, config, mappings);
-  const named = (kind: string) => new Map(read.blocks.filter((b) => b.at[0] === kind).map((b) => [String(b.at[1]), b]));
-  const systems = { connections: named("connections"), destinations: named("destinations"), sources };
+  errors.push(...checkAlerts(loading, file, config, jobs));
+  const named = (kind: string) => new Map(read.blocks.filter((b) => b.at[0] === kind).map((b) => [String(b.at.at(-1)), b]));
+  const systems = { connections: named("connections"), destinations: named("destinations"), sources, channels: named("alerts") };
   return { project: { dir, file: projectFile, config, jobs, mappings, env, systems }, files, errors };
+}
+
+/** ferry.yaml's `alerts:` against the project's jobs, destinations and channels. */
+function checkAlerts(loading: Loading, file: string, config: ProjectConfig, jobs: Map<string, LoadedJob>): ConfigError[] {
+  return alertsProblems(config.alerts, {
+    jobs: yamlFiles(loading.dir, config.jobs_dir).map((f) => path.basename(f).replace(/\.ya?ml$/, "")),
+    valid: new Set(jobs.keys()),
+    scheduled: new Set([...jobs.values()].filter((j) => j.config.schedule).map((j) => j.name)),
+    destinations: Object.keys(config.destinations),
+    at: (field) => locate(loading.dir, file, field),
+  });
 }
 
 function loadMappings(loading: Loading, config: ProjectConfig): Map<string, LoadedMapping> {

@@ -1,17 +1,30 @@
 /** Where a field of a configuration file is: its line and column, for errors found after the file was parsed. */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { isMap, LineCounter, parseDocument } from "yaml";
+import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigLocation, formatLocation } from "../errors.ts";
+import { formatPath } from "./yaml.ts";
 
-/** The line and column of a dotted path in a YAML file, for errors found after schema validation. */
-export function locate(dir: string, file: string, fieldPath: string): ConfigLocation {
+/**
+ * The line and column of a field in a YAML file, for errors found after schema validation: a dotted path
+ * (`destinations.crm.token`), or its segments, numbers for list items (`["alerts", "rules", 0, "channels", 1]`).
+ */
+export function locate(dir: string, file: string, field: string | readonly (string | number)[]): ConfigLocation {
+  const fieldPath = typeof field === "string" ? field : formatPath(field);
+  const parts = typeof field === "string" ? field.split(".") : field;
   try {
     const counter = new LineCounter();
     const doc = parseDocument(readFileSync(path.join(dir, file), "utf8"), { lineCounter: counter });
     let node: unknown = doc.contents;
     let offset: number | undefined;
-    for (const part of fieldPath.split(".")) {
+    for (const part of parts) {
+      if (isSeq(node) && typeof part === "number") {
+        node = node.items[part];
+        const start = (node as { range?: [number, number, number] } | undefined)?.range?.[0];
+        if (start === undefined) break;
+        offset = start;
+        continue;
+      }
       if (!isMap(node)) break;
       const pair = node.items.find((p) => String((p.key as { value?: unknown })?.value) === part);
       if (!pair) break;

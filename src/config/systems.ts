@@ -1,11 +1,12 @@
 /**
  * The blocks of configuration that say how to reach a system Ferry talks to: ferry.yaml's
- * `connections.<name>` and `destinations.<name>`, and each job's `source`. The loader checks them against
- * their schemas and checks that their references (`${env:NAME}`, `${file:PATH}`) are well formed, but
- * resolves none of them: they resolve here, when Ferry is about to talk to that system (a destination is
- * created, a source opened), so a command that only reads state needs no system's variables or secret
- * files. `ferry validate`, and every command before it talks to a system, report what cannot resolve at
- * its file, line and field.
+ * `connections.<name>`, `destinations.<name>` and `alerts.channels.<name>`, and each job's `source`. The
+ * loader checks them against their schemas and checks that their references (`${env:NAME}`,
+ * `${file:PATH}`) are well formed, but resolves none of them: they resolve here, when Ferry is about to
+ * talk to that system (a destination is created, a source opened, `ferry serve` makes its alert
+ * channels), so a command that only reads state needs no system's variables or secret files. `ferry
+ * validate`, and every command before it talks to a system, report what cannot resolve at its file, line
+ * and field.
  */
 import { ConfigError } from "../errors.ts";
 import { valueAt } from "./json-schema.ts";
@@ -26,11 +27,13 @@ export interface SystemBlock {
   readonly credentials: readonly (readonly Segment[])[];
 }
 
-/** A project's system blocks: its connections and destinations by name, its jobs' sources by job name. */
+/** A project's system blocks: its connections, destinations and alert channels by name, its jobs' sources by job name. */
 export interface ProjectSystems {
   readonly connections: ReadonlyMap<string, SystemBlock>;
   readonly destinations: ReadonlyMap<string, SystemBlock>;
   readonly sources: ReadonlyMap<string, SystemBlock>;
+  /** `alerts.channels`: only `ferry serve`, which sends alerts, talks to them. */
+  readonly channels?: ReadonlyMap<string, SystemBlock>;
 }
 
 /** What resolving a block needs of its project: its folder (for `${file:...}` and lines) and its environment. */
@@ -155,7 +158,12 @@ export function requireSystems(project: ResolvingProject, blocks: readonly Syste
 
 /** Every system block of a project, in the order `ferry validate` reports them. */
 export function allSystems(systems: ProjectSystems): SystemBlock[] {
-  return [...systems.connections.values(), ...systems.destinations.values(), ...systems.sources.values()];
+  return [
+    ...systems.connections.values(),
+    ...systems.destinations.values(),
+    ...systems.sources.values(),
+    ...(systems.channels?.values() ?? []),
+  ];
 }
 
 /** The blocks of the destinations named (every one by default). */

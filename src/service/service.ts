@@ -8,6 +8,7 @@
  * schedules here, and runs and deliveries start at once (local.ts). PostgreSQL (several workers): pg-boss
  * fires each schedule once per cluster and hands each run and delivery to one worker (cluster.ts).
  */
+import { type Alerts, createAlerts } from "../alerts/alerts.ts";
 import { workerId } from "../cluster/worker.ts";
 import type { Project } from "../config/load.ts";
 import { locate } from "../config/locate.ts";
@@ -46,13 +47,19 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const cluster = options.store.dialect === "postgres";
   checkSchedules(options.project, cluster);
   const state: ServiceState = { options, controller: new AbortController(), running: new Set(), inFlight: new Set() };
+  const { project, store, log } = options;
+  // Its channels are made first: one that cannot be (a URL that is not one) stops the start, nothing started.
+  const alerts = createAlerts({ project, store, log, signal: state.controller.signal, ...options.alerts });
+  if (alerts) state.alerts = alerts;
   let dispatch: Dispatch | undefined;
   try {
     dispatch = cluster ? await startCluster(state) : startLocal(state);
     watchFolders(state, dispatch);
+    alerts?.start();
   } catch (e) {
     state.controller.abort(new Error("ferry could not start"));
     await dispatch?.stop().catch(() => {});
+    await alerts?.stop();
     throw e;
   }
   const started = dispatch;
@@ -67,7 +74,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       return state.controller.signal.aborted;
     },
     mode: started.mode,
-    stop: () => stopService(state, started),
+    stop: () => stopService(state, started, alerts),
   };
 }
 
@@ -119,11 +126,16 @@ function checkSchedules(project: Project, cluster: boolean) {
   }
 }
 
-/** No new run; the runs and deliveries in flight end, what the worker holds is handed back, the destinations close. */
-async function stopService(state: ServiceState, dispatch: Dispatch) {
+/**
+ * No new run; the runs and deliveries in flight end, what the worker holds is handed back, the alerts'
+ * evaluation in flight ends (a last one is not made: the runs stopped here are not failures), the
+ * destinations close.
+ */
+async function stopService(state: ServiceState, dispatch: Dispatch, alerts: Alerts | null) {
   state.controller.abort(new Error("ferry is stopping"));
   await dispatch.stop();
   await Promise.allSettled([...state.inFlight]);
+  await alerts?.stop();
   for (const d of state.options.destinations.values()) await d.close();
   state.options.log.info(`worker ${workerId()} stopped`);
 }

@@ -2,6 +2,7 @@
  * What a worker does, however the work reaches it (local.ts, cluster.ts): a job's run under its run lease,
  * and a delivery pass; both tracked, so that a stop waits for them.
  */
+import type { AlertsOptions } from "../alerts/alerts.ts";
 import { leaseExpiryMs } from "../cluster/lease.ts";
 import type { Project } from "../config/load.ts";
 import { deliverAll } from "../delivery/deliver.ts";
@@ -25,12 +26,16 @@ export interface ServiceOptions {
   onRun?: (result: RunResult) => void;
   /** Folder jobs: how long after the last change seen in the folder a run starts (default 250 ms). */
   watchDebounceMs?: number;
+  /** The alerts' clock, check interval and retries (default: the system's clock, `alerts.check_every`, 3 tries). */
+  alerts?: Pick<AlertsOptions, "now" | "checkEveryMs" | "retry" | "holder">;
 }
 
 /** What the parts of a running service share. */
 export interface ServiceState {
   options: ServiceOptions;
   controller: AbortController;
+  /** Told when a run ends (`ferry.yaml` `alerts:`): it evaluates its rules at once, on its own time. */
+  alerts?: { kick(): void };
   /** Jobs with a run in progress in this worker. */
   running: Set<string>;
   /** Runs and deliveries that a stop waits for. */
@@ -75,6 +80,17 @@ function observeDeliveries(tallies: Map<string, DeliveryTally>) {
   for (const [destination, t] of tallies) {
     for (const outcome of ["created", "updated", "deleted", "retried", "dead"] as const) {
       if (t[outcome] > 0) m.deliveries.inc({ destination, outcome }, t[outcome]);
+    }
+  }
+}
+
+/** Tells who listens that a run ended: the caller's `onRun`, and the alerts. Neither can fail the run. */
+function runEnded(state: ServiceState, result: RunResult) {
+  for (const listener of [state.options.onRun, state.alerts && (() => state.alerts!.kick())]) {
+    try {
+      listener?.(result);
+    } catch (e) {
+      state.options.log.error({ job: result.job, err: describeError(e) }, "a listener of the run's end failed; the run stands");
     }
   }
 }
@@ -128,7 +144,7 @@ export async function runNow(state: ServiceState, name: string, opts: RunNowOpti
         const started = performance.now();
         const result = await track(state, runJob(project, job, store, { log, signal }));
         observeRun(result, (performance.now() - started) / 1000);
-        state.options.onRun?.(result);
+        runEnded(state, result);
         if (!controller.signal.aborted) await track(state, opts.afterRun ? opts.afterRun() : deliver(state));
         return result;
       }),

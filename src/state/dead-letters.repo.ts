@@ -123,3 +123,9 @@ export async function deadLetterCounts(db: Db): Promise<{ destination: string; o
   }[];
   return rows.map((r) => ({ destination: r.destination, open: Number(r.n) }));
 }
+
+/** The newest open entry of a destination, or undefined. */
+export async function latestOpenDeadLetter(db: Db, destination: string): Promise<DeadLetter | undefined> {
+  const row = (await db("dead_letters").where({ destination }).whereNull("resolution").orderBy("id", "desc").first()) as Raw | undefined;
+  return row ? fromRaw(row) : undefined;
+}

@@ -95,3 +95,39 @@ export async function listFiles(db: Db, job?: string, limit = 50): Promise<FileE
     removedAt: (r.removed_at as string | null) ?? null,
   }));
 }
+
+/**
+ * Failed files with ledger ids in (`afterId`, `upTo`], oldest first, with their ids; at most `limit` of them
+ * (`more`: there may be others after the last).
+ */
+export async function failedFilesAfter(
+  db: Db,
+  afterId: number,
+  upTo: number,
+  limit = 500,
+): Promise<{ files: (FileEntry & { id: number })[]; more: boolean }> {
+  const rows = (await db("files")
+    .where("id", ">", afterId)
+    .where("id", "<=", upTo)
+    .where({ outcome: "failed" })
+    .orderBy("id")
+    .limit(limit)) as Record<string, unknown>[];
+  const files = rows.map((r): FileEntry & { id: number } => ({
+    id: Number(r.id),
+    job: String(r.job),
+    name: String(r.name),
+    hash: String(r.hash),
+    size: Number(r.size),
+    runId: r.run_id === null ? null : Number(r.run_id),
+    outcome: "failed",
+    reason: (r.reason as string | null) ?? null,
+    processedAt: String(r.processed_at),
+  }));
+  return { files, more: rows.length === limit };
+}
+
+/** The newest ledger id (0 for none). */
+export async function lastFileId(db: Db): Promise<number> {
+  const row = (await db("files").max({ id: "id" }).first()) as { id: number | string | null } | undefined;
+  return Number(row?.id ?? 0);
+}

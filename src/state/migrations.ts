@@ -404,6 +404,45 @@ const runLogs: Migration = {
   },
 };
 
+/**
+ * Alerts (src/alerts/): one incident per rule and subject while its condition holds, or per event (a run, a
+ * file) for one-shot rules, so each is sent once and its recovery once, across restarts and workers.
+ * `open_key` is unique: `["<rule>","<subject>"]` while a stateful incident is open (null once resolved, so
+ * the next one may open), `["<rule>","<subject>","<event>"]` for an event, kept. `sent` says what was
+ * sent: null nothing yet; `alert` (its recovery is due once it is resolved); `recovery`; `event` (a
+ * one-shot event's alert: nothing follows); `closed` (closed without a message: its rule or subject left
+ * the configuration). A one-shot rule's cursor is the last run or file id it has looked at.
+ */
+const alerts: Migration = {
+  name: "0010_alerts",
+  async up(knex) {
+    await knex.schema.createTable("alert_incidents", (t) => {
+      t.increments("id").primary();
+      t.string("rule", 64).notNullable();
+      t.string("kind", 32).notNullable();
+      t.string("subject").notNullable();
+      t.string("event", 64);
+      t.string("open_key", 400).unique();
+      t.string("opened_at", 32).notNullable();
+      t.string("last_sent_at", 32);
+      t.string("resolved_at", 32);
+      t.string("sent", 16);
+      t.text("details").notNullable();
+      t.index(["sent", "resolved_at"]);
+      t.index(["rule", "subject"]);
+    });
+    await knex.schema.createTable("alert_cursors", (t) => {
+      t.string("rule", 64).primary();
+      t.bigInteger("position").notNullable();
+      t.string("updated_at", 32).notNullable();
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists("alert_cursors");
+    await knex.schema.dropTableIfExists("alert_incidents");
+  },
+};
+
 export const migrations: readonly Migration[] = [
   initial,
   files,
@@ -414,6 +453,7 @@ export const migrations: readonly Migration[] = [
   consoleIdentity,
   schedulePauses,
   runLogs,
+  alerts,
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

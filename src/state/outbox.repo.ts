@@ -224,3 +224,22 @@ export async function outboxCounts(db: Db): Promise<{ destination: string; statu
 export async function outboxForKey(db: Db, entity: string, key: string): Promise<OutboxRow[]> {
   return ((await db("outbox").where({ entity, key }).orderBy("id")) as RawOutbox[]).map(fromRaw);
 }
+
+/** A destination's pending rows due at `before` or earlier: how many (counted up to `OVERDUE_COUNT_CAP`), and the first of them. */
+export interface Overdue {
+  count: number;
+  oldest: Pick<OutboxRow, "id" | "entity" | "key" | "next_attempt_at" | "last_error" | "run_id"> | null;
+}
+
+/** Past this many overdue rows, the count says "at least": counting a destination's whole backlog every check is not worth it. */
+export const OVERDUE_COUNT_CAP = 10_000;
+
+export async function overdueRows(db: Db, destination: string, before: string): Promise<Overdue> {
+  const due = () => db("outbox").where({ destination, status: "pending" }).where("next_attempt_at", "<=", before);
+  const capped = due().select(db.raw("1")).limit(OVERDUE_COUNT_CAP).as("due");
+  const counted = (await db.count({ n: "*" }).from(capped).first()) as { n: number | string } | undefined;
+  const count = Number(counted?.n ?? 0);
+  if (count === 0) return { count, oldest: null };
+  const row = (await due().orderBy("id").first("id", "entity", "key", "next_attempt_at", "last_error", "run_id")) as Overdue["oldest"] & object;
+  return { count, oldest: { ...row, id: Number(row.id), run_id: row.run_id === null ? null : Number(row.run_id) } };
+}

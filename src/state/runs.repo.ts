@@ -110,3 +110,53 @@ export async function listRuns(db: Db, filter: RunFilter = {}): Promise<RunRow[]
 export async function abandonRuns(db: Db, job: string, at: string, reason: string): Promise<number> {
   return db("runs").where({ job, status: "running" }).update({ status: "abandoned", finished_at: at, error: reason });
 }
+
+/**
+ * The job's latest run (newest id) with one of these statuses, or undefined; with `skipErrorCode`, runs whose
+ * error starts with that code (`RUN_INTERRUPTED: ...`) are passed over.
+ */
+export async function latestRunOf(
+  db: Db,
+  job: string,
+  statuses: readonly RunStatus[],
+  skipErrorCode?: string,
+): Promise<RunRow | undefined> {
+  const q = db("runs").where({ job }).where("id", ">", 0).whereIn("status", statuses).orderBy("id", "desc");
+  if (skipErrorCode) q.where((w) => w.whereNull("error").orWhere("error", "not like", `${skipErrorCode}:%`));
+  const r = (await q.first()) as RunRow | undefined;
+  return r ? fromRaw(r) : undefined;
+}
+
+/**
+ * Finished runs with ids in (`afterId`, `upTo`] that opened more than `conflicts` conflicts, oldest first, at
+ * most `limit` of them (`more`: there may be others after the last).
+ */
+export async function runsWithConflictsAfter(
+  db: Db,
+  afterId: number,
+  upTo: number,
+  conflicts: number,
+  limit = 500,
+): Promise<{ runs: RunRow[]; more: boolean }> {
+  const rows = (await db("runs")
+    .where("id", ">", afterId)
+    .where("id", "<=", upTo)
+    .whereNot({ status: "running" })
+    .where("conflicts", ">", conflicts)
+    .orderBy("id")
+    .limit(limit)) as RunRow[];
+  return { runs: rows.map(fromRaw), more: rows.length === limit };
+}
+
+/**
+ * The last run id up to which every run has finished: just under the first run after `afterId` still
+ * running, else the newest run's id (`afterId` when there is none).
+ */
+export async function finishedRunsUpTo(db: Db, afterId: number): Promise<number> {
+  const running = (await db("runs").where("id", ">", afterId).where({ status: "running" }).min({ id: "id" }).first()) as
+    | { id: number | string | null }
+    | undefined;
+  if (running?.id !== null && running?.id !== undefined) return Number(running.id) - 1;
+  const newest = (await db("runs").max({ id: "id" }).first()) as { id: number | string | null } | undefined;
+  return Math.max(afterId, Number(newest?.id ?? 0));
+}
