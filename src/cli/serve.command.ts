@@ -71,7 +71,9 @@ function banner(ctx: CommandContext, service: Service | undefined, listener: Run
     : service.mode === "cluster"
       ? `worker ${workerId()} of the cluster on ${ctx.store.describe}`
       : `one process on ${ctx.store.describe}`;
-  const jobs = service ? `; ${scheduled.length} scheduled job(s): ${scheduled.join(", ") || "none"}` : "";
+  const watched = [...ctx.project.jobs.values()].filter((j) => j.config.source.type === "folder").map((j) => `${j.name} (a folder)`);
+  const watching = watched.length > 0 ? `; watching ${watched.join(", ")}` : "";
+  const jobs = service ? `; ${scheduled.length} scheduled job(s): ${scheduled.join(", ") || "none"}${watching}` : "";
   const at = listener ? `; console at ${listener.url}` : "";
   return `ferry serve: ${how}${jobs}${at}. Stop with Ctrl-C or SIGTERM.\n`;
 }
