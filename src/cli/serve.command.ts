@@ -46,8 +46,9 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
         await ctx.close();
         throw e;
       }
-      process.stderr.write(banner(ctx, service, listener));
-      await new Promise<void>((resolve) => {
+      // The handlers first, the banner after: a supervisor that stops the service as soon as it says it is up
+      // gets a clean stop, never the default signal's kill.
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           process.stderr.write(`ferry serve: ${signal} received, finishing the batch in flight…\n`);
           resolve();
@@ -55,6 +56,8 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
         process.once("SIGINT", () => stop("SIGINT"));
         process.once("SIGTERM", () => stop("SIGTERM"));
       });
+      process.stderr.write(banner(ctx, service, listener));
+      await stopped;
       await listener?.close();
       await service?.stop();
       await ctx.close();
