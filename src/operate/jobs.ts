@@ -10,7 +10,7 @@ import { ConfigError } from "../errors.ts";
 import { appendAudit } from "../state/audit.repo.ts";
 import { type Lease, listLeases } from "../state/leases.repo.ts";
 import { listRuns, type RunRow } from "../state/runs.repo.ts";
-import { getPause, listPauses, pause, resume, type SchedulePause } from "../state/schedule-pauses.repo.ts";
+import { listPauses, pause, resume, type SchedulePause } from "../state/schedule-pauses.repo.ts";
 import type { StateStore } from "../state/store.ts";
 
 export interface JobStatus {
@@ -61,7 +61,7 @@ export async function jobStatuses(project: Project, store: StateStore, now = new
   return out;
 }
 
-const unknownJob = (project: Project, name: string) =>
+export const unknownJob = (project: Project, name: string) =>
   new ConfigError("JOB_UNKNOWN", `no job named ${name}: the project's jobs are ${[...project.jobs.keys()].join(", ") || "none"}`);
 
 /** Pauses or resumes a job's schedule; true when that changed something. Audited. */
@@ -81,8 +81,3 @@ export async function setPaused(
     return changed;
   });
 }
-
-/** Whether a job's schedule is paused, and by whom. */
-export const pausedBy = (store: StateStore, job: string) => getPause(store.knex, job);
-
-export { unknownJob };

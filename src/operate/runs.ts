@@ -4,7 +4,7 @@
  * `ferry runs <id>`, the console's run page and `GET /api/v1/runs/{id}`.
  */
 import { ERROR_CODES, type ErrorCode } from "../errors.ts";
-import type { FileEntry } from "../state/files.repo.ts";
+import { type FileEntry, filesOfRun } from "../state/files.repo.ts";
 import { listRejects, type RejectRow } from "../state/run-rejects.repo.ts";
 import { listRunLogs, type RunLogLine } from "../state/run-logs.repo.ts";
 import { getRun, type RunFilter, type RunRow } from "../state/runs.repo.ts";
@@ -62,16 +62,7 @@ export async function runDetail(
   const count = (rows: unknown[]) => (rows as { n: string | number }[]).map((r) => ({ ...r, n: Number(r.n) }));
   const outbox = count(await db("outbox").where({ run_id: id }).select("destination", "status").count({ n: "*" }).groupBy("destination", "status").orderBy(["destination", "status"]));
   const conflicts = count(await db("conflicts").where({ opened_run: id }).select("status").count({ n: "*" }).groupBy("status").orderBy("status"));
-  const files = ((await db("files").where({ run_id: id })) as Record<string, unknown>[]).map((f) => ({
-    job: String(f.job),
-    name: String(f.name),
-    hash: String(f.hash),
-    size: Number(f.size),
-    runId: id,
-    outcome: f.outcome as FileEntry["outcome"],
-    reason: (f.reason as string | null) ?? null,
-    processedAt: String(f.processed_at),
-  }));
+  const files = await filesOfRun(db, id);
   const rejects = await listRejects(db, id, options.rejectLimit ?? 1000, options.rejectKey);
   const accounted = run.read === run.unchanged + run.changed + run.rejected + run.filtered;
   const log = await listRunLogs(db, id);

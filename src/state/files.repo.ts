@@ -81,8 +81,16 @@ export async function markRemoved(db: Db, job: string, name: string, size: numbe
 export async function listFiles(db: Db, job?: string, limit = 50): Promise<FileEntry[]> {
   const q = db("files").select("*").orderBy("id", "desc").limit(limit);
   if (job) q.where({ job });
-  const rows = (await q) as Record<string, unknown>[];
-  return rows.map((r) => ({
+  return ((await q) as Record<string, unknown>[]).map(fromRow);
+}
+
+/** The files a run took (a folder job's file runs each have one). */
+export async function filesOfRun(db: Db, runId: number): Promise<FileEntry[]> {
+  return ((await db("files").where({ run_id: runId }).orderBy("id")) as Record<string, unknown>[]).map(fromRow);
+}
+
+function fromRow(r: Record<string, unknown>): FileEntry {
+  return {
     job: String(r.job),
     name: String(r.name),
     hash: String(r.hash),
@@ -93,7 +101,7 @@ export async function listFiles(db: Db, job?: string, limit = 50): Promise<FileE
     reason: (r.reason as string | null) ?? null,
     processedAt: String(r.processed_at),
     removedAt: (r.removed_at as string | null) ?? null,
-  }));
+  };
 }
 
 /**

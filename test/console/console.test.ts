@@ -155,6 +155,14 @@ describe("the operator console", () => {
     assert.equal((await listConflicts(p.store.knex, { status: "open" })).length, open.length, "nothing resolved");
   });
 
+  it("refuses a viewer's replay or discard of dead letters", async () => {
+    for (const action of ["replay", "discard"]) {
+      const res = await post("/dead-letters/act", viewer, { _csrf: viewer.csrf, action, ids: "1" });
+      assert.equal(res.status, 403);
+      assert.match(await res.text(), new RegExp(`vic \\(viewer\\) may not ${action} dead letter`));
+    }
+  });
+
   it("refuses a form from another origin, and a form without the session's token", async () => {
     const open = await listConflicts(p.store.knex, { status: "open" });
     const id = String(open[0]!.id);

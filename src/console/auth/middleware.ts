@@ -72,15 +72,18 @@ async function csrfMatches(c: Context, caller: Caller): Promise<boolean> {
   return body._csrf === caller.csrf;
 }
 
+/** The 403 of a caller whose role may not do `action`: JSON for the API, a page otherwise. */
+export function forbidden(c: Context<Env>, action: Action): Response | Promise<Response> {
+  const caller = c.get("caller");
+  const message = `${caller.name} (${caller.role}) may not ${action.replaceAll("_", " ")}: ask an operator or an admin`;
+  if (c.req.path.startsWith("/api/")) return c.json({ error: { code: "ROLE_FORBIDDEN", message } }, 403);
+  return c.html(page("Not allowed", caller, notice("error", message)), 403);
+}
+
 /** Refuses (403) a caller whose role may not do `action`. */
 export function allowed(action: Action): MiddlewareHandler<Env> {
   return async (c, next) => {
-    const caller = c.get("caller");
-    if (!can(caller.role, action)) {
-      const message = `${caller.name} (${caller.role}) may not ${action.replaceAll("_", " ")}: ask an operator or an admin`;
-      if (c.req.path.startsWith("/api/")) return c.json({ error: { code: "ROLE_FORBIDDEN", message } }, 403);
-      return c.html(page("Not allowed", caller, notice("error", message)), 403);
-    }
+    if (!can(c.get("caller").role, action)) return forbidden(c, action);
     await next();
   };
 }

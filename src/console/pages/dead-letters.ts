@@ -8,7 +8,7 @@ import { html } from "hono/html";
 import { discardDeadLetters, replayDeadLetters, type Selection } from "../../operate/dead-letters.ts";
 import { type DeadLetter, getDeadLetter, listDeadLetters } from "../../state/dead-letters.repo.ts";
 import { FerryError } from "../../errors.ts";
-import { allowed, type Env, signedIn } from "../auth/middleware.ts";
+import { type Env, forbidden, signedIn } from "../auth/middleware.ts";
 import { can } from "../auth/roles.ts";
 import { actorOf, type Caller, type ConsoleDeps } from "../deps.ts";
 import { csrfField, type Html, inPlace, notice, page, recordLink, table, text, when } from "../html/layout.ts";
@@ -81,25 +81,25 @@ export function registerDeadLetters(app: Hono<Env>, deps: ConsoleDeps) {
       <h2>Answer</h2><pre>${JSON.stringify(d.response, null, 2)}</pre>`;
     return c.html(page(`Dead letter ${d.id}`, c.get("caller"), body, "/dead-letters"));
   });
-  app.post("/dead-letters/act", signedIn(deps), async (c, next) => {
+  app.post("/dead-letters/act", signedIn(deps), async (c) => {
     const form = await c.req.parseBody({ all: true });
     const action = String(form.action ?? "");
-    return allowed(action.startsWith("discard") ? "discard_dead_letter" : "replay_dead_letter")(c, async () => {
-      const ids = [form.ids ?? []].flat().map(Number).filter((n) => Number.isInteger(n) && n > 0);
-      const destination = String(form.destination ?? "") || undefined;
-      const selection: Selection = action === "replay-all" ? { ...(destination ? { destination } : {}) } : { ids };
-      let message: Html;
-      try {
-        const done = await actOnDeadLetters(deps, action, selection, c.get("caller"));
-        message = notice("ok", `${done.length} entr${done.length === 1 ? "y" : "ies"} ${action.startsWith("discard") ? "discarded" : "put back for delivery"}.`);
-      } catch (e) {
-        if (!(e instanceof FerryError)) throw e;
-        message = notice("error", e.message);
-      }
-      const q = destination ? { destination } : {};
-      const rows = await findDeadLetters(deps, q);
-      c.res = await c.html(page("Dead letters", c.get("caller"), html`${message}${filters(deps, q)}${list(rows, c.get("caller"), q)}`, "/dead-letters"));
-      await next();
-    });
+    // The form's button says which: discarding and replaying are allowed apart.
+    const needed = action.startsWith("discard") ? "discard_dead_letter" : "replay_dead_letter";
+    if (!can(c.get("caller").role, needed)) return forbidden(c, needed);
+    const ids = [form.ids ?? []].flat().map(Number).filter((n) => Number.isInteger(n) && n > 0);
+    const destination = String(form.destination ?? "") || undefined;
+    const selection: Selection = action === "replay-all" ? { ...(destination ? { destination } : {}) } : { ids };
+    let message: Html;
+    try {
+      const done = await actOnDeadLetters(deps, action, selection, c.get("caller"));
+      message = notice("ok", `${done.length} entr${done.length === 1 ? "y" : "ies"} ${action.startsWith("discard") ? "discarded" : "put back for delivery"}.`);
+    } catch (e) {
+      if (!(e instanceof FerryError)) throw e;
+      message = notice("error", e.message);
+    }
+    const q = destination ? { destination } : {};
+    const rows = await findDeadLetters(deps, q);
+    return c.html(page("Dead letters", c.get("caller"), html`${message}${filters(deps, q)}${list(rows, c.get("caller"), q)}`, "/dead-letters"));
   });
 }
